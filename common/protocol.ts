@@ -1,0 +1,50 @@
+// The agent ↔ master protocol: internal HTTP endpoints and their bodies. Agents and masters meet only here.
+import type { AgentInfo, AgentTaskReport, TaskInfo, TaskStatus } from './types.js';
+
+export const INTERNAL_PATHS = {
+  /** master: agent (re-)registers. */
+  register: '/internal/v1/agents/register',
+  /** master: agent heartbeat; 404 AGENT_UNKNOWN tells the agent to re-register. */
+  heartbeat: (agentId: string) => `/internal/v1/agents/${encodeURIComponent(agentId)}/heartbeat`,
+  /** master: a status update; a 200 answer acknowledges its uuid. */
+  status: (agentId: string) => `/internal/v1/agents/${encodeURIComponent(agentId)}/status`,
+  /** agent: launch a task (202). */
+  launch: '/internal/v1/tasks',
+  /** agent: kill a task (202). */
+  kill: (taskId: string) => `/internal/v1/tasks/${encodeURIComponent(taskId)}/kill`,
+} as const;
+
+export interface RegisterRequest {
+  /** Present when the agent re-registers with the id it checkpointed. */
+  agent_id?: string;
+  info: AgentInfo;
+  tasks: AgentTaskReport[];
+}
+
+export interface RegisterResponse {
+  agent_id: string;
+  master_id: string;
+  heartbeat_interval_seconds: number;
+  /** Tasks the master already gave up on (reported LOST): the agent must kill them. */
+  kill_task_ids: string[];
+}
+
+export interface HeartbeatResponse {
+  ok: true;
+}
+
+export interface StatusUpdateRequest {
+  update: TaskStatus;
+}
+
+export interface StatusUpdateResponse {
+  acknowledged: string;
+}
+
+export interface LaunchRequest {
+  task: TaskInfo;
+}
+
+export interface KillRequest {
+  grace_period_seconds?: number;
+}

@@ -1,0 +1,142 @@
+// Wire types shared by master, agent and CLI. Field names follow Mesos v1 JSON where Mesos has them.
+// The ajv schemas in schemas.ts are typed as JSONSchemaType<...> of these, so the two cannot drift.
+import type { StatusSource, TaskReason, TaskState } from './task-state.js';
+
+/** What a task asks for. `mem` and `disk` in MB. `pids` is a limit only: it is never offered. */
+export interface Resources {
+  cpus: number;
+  mem: number;
+  disk?: number;
+  pids?: number;
+}
+
+export interface EnvironmentVariable {
+  name: string;
+  value: string;
+}
+
+export interface CommandInfo {
+  /** true (default): `value` runs through `/bin/sh -c`; false: `value` is the program, `arguments` its argv. */
+  shell?: boolean;
+  value?: string;
+  arguments?: string[];
+  environment?: { variables: EnvironmentVariable[] };
+  user?: string;
+}
+
+export interface DockerInfo {
+  image: string;
+  network?: 'HOST' | 'BRIDGE' | 'NONE';
+  force_pull_image?: boolean;
+}
+
+export interface ContainerInfo {
+  type: 'DOCKER' | 'MESOS';
+  docker?: DockerInfo;
+}
+
+/** A task as the master hands it to an agent. */
+export interface TaskInfo {
+  task_id: string;
+  name: string;
+  agent_id: string;
+  framework_id?: string;
+  resources: Resources;
+  command?: CommandInfo;
+  container?: ContainerInfo;
+  /** SIGTERM → SIGKILL grace on kill, seconds. */
+  kill_grace_period_seconds?: number;
+}
+
+/** Body of `POST /api/v1/tasks`: run one task without writing a framework. */
+export interface TaskSubmission {
+  name: string;
+  resources: Resources;
+  command?: CommandInfo;
+  container?: ContainerInfo;
+  kill_grace_period_seconds?: number;
+}
+
+export interface TaskStatus {
+  task_id: string;
+  agent_id?: string;
+  state: TaskState;
+  reason?: TaskReason;
+  message?: string;
+  source: StatusSource;
+  /** Seconds since the epoch (float), as Mesos. */
+  timestamp: number;
+  /** Identifies this update for acknowledgement. */
+  uuid: string;
+  container_status?: { container_id?: string; exit_code?: number };
+}
+
+/** Per-task isolation metrics (Mesos ResourceStatistics names). */
+export interface ResourceStatistics {
+  timestamp: number;
+  cpus_limit?: number;
+  cpus_user_time_secs?: number;
+  cpus_system_time_secs?: number;
+  cpus_nr_periods?: number;
+  cpus_nr_throttled?: number;
+  cpus_throttled_time_secs?: number;
+  mem_limit_bytes?: number;
+  mem_rss_bytes?: number;
+  mem_total_bytes?: number;
+  mem_max_bytes?: number;
+  mem_oom_kills?: number;
+  processes?: number;
+}
+
+/** One entry of the agent's `GET /monitor/statistics` array (Mesos shape plus task/container ids). */
+export interface TaskStatisticsEntry {
+  framework_id: string;
+  executor_id: string;
+  executor_name: string;
+  source: string;
+  task_id: string;
+  container_id: string;
+  statistics: ResourceStatistics;
+}
+
+/** What an agent tells the master about itself. */
+export interface AgentInfo {
+  hostname: string;
+  ip: string;
+  port: number;
+  resources: Resources;
+  /** Which executors this agent can run: 'command', 'docker'. */
+  executors: string[];
+  /** The isolator in force: 'cgroups-v2', 'cgroups-v1', 'posix'. */
+  isolation: string;
+}
+
+/** A task the agent reports on (re-)registration: the task and its latest status. */
+export interface AgentTaskReport {
+  task: TaskInfo;
+  status: TaskStatus;
+}
+
+/** The master's view of one task (`GET /api/v1/tasks/{id}`, and rows of `GET /api/v1/tasks`). */
+export interface TaskView {
+  task_id: string;
+  name: string;
+  framework_id: string;
+  agent_id?: string;
+  state: TaskState;
+  reason?: TaskReason;
+  message?: string;
+  resources: Resources;
+  command?: CommandInfo;
+  container?: ContainerInfo;
+  statuses: TaskStatus[];
+  /** Where the task runs, for `tessera logs` and `tessera top`. */
+  agent?: { id: string; hostname: string; ip: string; port: number };
+  /** Seconds since the epoch. */
+  submitted_at: number;
+}
+
+/** The error body every API answers 4xx/5xx with. */
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
