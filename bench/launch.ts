@@ -1,0 +1,97 @@
+// npm run bench:launch — launch latency and throughput through the HTTP API, against baselines
+// measured in the same run:
+//   (a) N sequential no-op command tasks under cgroups  vs  a bare shell script doing the same cgroup work
+//   (b) N sequential no-op docker tasks                 vs  `docker run --rm` of the same image
+//   (c) M no-op command tasks in flight at once on one agent: tasks/s
+// Sizes: BENCH_N (default 40), BENCH_DOCKER_N (default 15), BENCH_THROUGHPUT_N (default 300).
+import { randomBytes } from 'node:crypto';
+import { isTerminal, requestJson, type TaskSubmission, type TaskView } from '../common/index.js';
+import { TEST_IMAGE, TestCluster } from '../integration-tests/harness/cluster.js';
+import { bareCgroupLaunches, dockerRunRm } from './baseline.js';
+import { ms, summarize, type Summary } from './stats.js';
+
+const N = Number(process.env.BENCH_N ?? 40);
+const DOCKER_N = Number(process.env.BENCH_DOCKER_N ?? 15);
+const THROUGHPUT_N = Number(process.env.BENCH_THROUGHPUT_N ?? 300);
+
+const noopCommand: TaskSubmission = { name: 'noop', resources: { cpus: 0.1, mem: 64 }, command: { value: 'true' } };
+const noopDocker: TaskSubmission = {
+  name: 'noop-docker',
+  resources: { cpus: 0.1, mem: 64 },
+  container: { type: 'DOCKER', docker: { image: TEST_IMAGE } },
+  command: { value: 'true' },
+};
+
+/** Submission → final state, polling the task every 2 ms so polling adds little to what is measured. */
+async function timeOne(cluster: TestCluster, body: TaskSubmission): Promise<number> {
+  const started = performance.now();
+  const task = await cluster.submit(body);
+  for (;;) {
+    const view = await cluster.task(task.task_id);
+    if (isTerminal(view.state)) {
+      if (view.state !== 'TASK_FINISHED') throw new Error(`${view.task_id} ended ${view.state}: ${view.message ?? ''}`);
+      return performance.now() - started;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function sequential(cluster: TestCluster, body: TaskSubmission, n: number): Promise<number[]> {
+  await timeOne(cluster, body); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) samples.push(await timeOne(cluster, body));
+  return samples;
+}
+
+async function throughput(cluster: TestCluster, n: number): Promise<number> {
+  const started = performance.now();
+  const ids = await Promise.all(Array.from({ length: n }, () => cluster.submit(noopCommand).then((t) => t.task_id)));
+  const pending = new Set(ids);
+  while (pending.size > 0) {
+    const { tasks } = await requestJson<{ tasks: TaskView[] }>(`${cluster.masterUrl}/api/v1/tasks`);
+    for (const t of tasks) {
+      if (!pending.has(t.task_id) || !isTerminal(t.state)) continue;
+      if (t.state !== 'TASK_FINISHED') throw new Error(`${t.task_id} ended ${t.state}: ${t.message ?? ''}`);
+      pending.delete(t.task_id);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+function row(label: string, s: Summary): string {
+  return `${label.padEnd(44)} p50 ${ms(s.p50).padStart(10)}   p99 ${ms(s.p99).padStart(10)}   (n=${s.n})`;
+}
+
+async function main(): Promise<void> {
+  const cluster = await TestCluster.start({ agentArgs: ['--docker', 'on', '--resources', 'cpus:64;mem:65536'] });
+  try {
+    console.log(`Tessera launch benchmark (one agent, cgroups ${process.env.TESSERA_BENCH_NOTE ?? 'v1'}); lower is better except (c)\n`);
+
+    const bare = summarize(await bareCgroupLaunches(N, `tessera-bench-${randomBytes(3).toString('hex')}`));
+    const tesseraCommand = summarize(await sequential(cluster, noopCommand, N));
+    console.log('(a) sequential no-op command tasks');
+    console.log(row('  bare shell: cgroup set-up, exec, clean-up', bare));
+    console.log(row('  tessera: HTTP submit → TASK_FINISHED', tesseraCommand));
+    console.log(`  ratio p50 ${(tesseraCommand.p50 / bare.p50).toFixed(2)}×   p99 ${(tesseraCommand.p99 / bare.p99).toFixed(2)}×   (goal ≤ 2×)\n`);
+
+    const dockerRun = summarize(await dockerRunRm(DOCKER_N, TEST_IMAGE));
+    const tesseraDocker = summarize(await sequential(cluster, noopDocker, DOCKER_N));
+    console.log('(b) sequential no-op docker tasks');
+    console.log(row('  docker run --rm', dockerRun));
+    console.log(row('  tessera: HTTP submit → TASK_FINISHED', tesseraDocker));
+    console.log(`  ratio p50 ${(tesseraDocker.p50 / dockerRun.p50).toFixed(2)}×   p99 ${(tesseraDocker.p99 / dockerRun.p99).toFixed(2)}×   (goal ≤ 1.0×)\n`);
+
+    const perSecond = await throughput(cluster, THROUGHPUT_N);
+    const bareRate = 1000 / bare.p50;
+    console.log(`(c) ${THROUGHPUT_N} no-op command tasks in flight on one agent`);
+    console.log(`  tessera: ${perSecond.toFixed(1)} tasks/s   (bare shell, sequential: ${bareRate.toFixed(1)}/s; goal ≥ 100/s)`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
