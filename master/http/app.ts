@@ -1,0 +1,104 @@
+// The master's HTTP surface: task API, operator API, metrics, and the internal agent endpoints.
+// Routes only parse and delegate; every rule lives behind MasterApi.
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import {
+  INTERNAL_PATHS,
+  TASK_STATES,
+  ValidationError,
+  errorMiddleware,
+  readJsonBody,
+  type HeartbeatResponse,
+  type Logger,
+  type RegisterResponse,
+  type StatusUpdateResponse,
+  type TaskState,
+  type TaskView,
+} from '../../common/index.js';
+import type { MetricsSnapshot } from '../metrics.js';
+import type { MasterState } from '../operator-state.js';
+
+export interface MasterApi {
+  submitTask(body: unknown): Promise<TaskView>;
+  listTasks(state?: TaskState): TaskView[];
+  getTask(taskId: string): TaskView;
+  killTask(taskId: string): Promise<TaskView>;
+  state(): MasterState;
+  metricsSnapshot(): MetricsSnapshot;
+  prometheus(): Promise<{ contentType: string; text: string }>;
+  register(body: unknown): Promise<RegisterResponse>;
+  heartbeat(agentId: string): HeartbeatResponse;
+  statusUpdate(agentId: string, body: unknown): StatusUpdateResponse;
+}
+
+/** Router patterns derived from common's path builders, so the two cannot drift. */
+const ID = '__agent_id__';
+export const ROUTES = {
+  heartbeat: INTERNAL_PATHS.heartbeat(ID).replace(ID, ':id'),
+  status: INTERNAL_PATHS.status(ID).replace(ID, ':id'),
+} as const;
+
+export function createApp(api: MasterApi, logger: Logger): Koa {
+  const app = new Koa();
+  const router = new Router();
+
+  router.post('/api/v1/tasks', async (ctx) => {
+    const view = await api.submitTask(await readJsonBody(ctx));
+    ctx.status = 201;
+    ctx.set('Location', `/api/v1/tasks/${encodeURIComponent(view.task_id)}`);
+    ctx.body = view;
+  });
+  router.get('/api/v1/tasks', (ctx) => {
+    ctx.body = { tasks: api.listTasks(parseStateFilter(ctx.query.state)) };
+  });
+  router.get('/api/v1/tasks/:id', (ctx) => {
+    ctx.body = api.getTask(ctx.params.id ?? '');
+  });
+  router.delete('/api/v1/tasks/:id', async (ctx) => {
+    const view = await api.killTask(ctx.params.id ?? '');
+    ctx.status = 202;
+    ctx.body = view;
+  });
+
+  router.get('/master/state', (ctx) => {
+    ctx.body = api.state();
+  });
+  const health = (ctx: Koa.Context): void => {
+    ctx.body = { healthy: true };
+  };
+  router.get('/master/health', health);
+  router.get('/health', health);
+  router.get('/metrics/snapshot', (ctx) => {
+    ctx.body = api.metricsSnapshot();
+  });
+  router.get('/metrics', async (ctx) => {
+    const { contentType, text } = await api.prometheus();
+    ctx.type = contentType;
+    ctx.body = text;
+  });
+
+  router.post(INTERNAL_PATHS.register, async (ctx) => {
+    ctx.body = await api.register(await readJsonBody(ctx));
+  });
+  router.post(ROUTES.heartbeat, (ctx) => {
+    // The body, if any, carries nothing the master needs.
+    ctx.body = api.heartbeat(ctx.params.id ?? '');
+  });
+  router.post(ROUTES.status, async (ctx) => {
+    ctx.body = api.statusUpdate(ctx.params.id ?? '', await readJsonBody(ctx));
+  });
+
+  app.use(errorMiddleware(logger));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+function parseStateFilter(raw: string | string[] | undefined): TaskState | undefined {
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value === '') return undefined;
+  const state = (TASK_STATES as readonly string[]).includes(value) ? (value as TaskState) : undefined;
+  if (!state) throw new ValidationError('state', `must be one of ${TASK_STATES.join(', ')}`);
+  return state;
+}

@@ -1,0 +1,149 @@
+// GET /master/state in the shape Mesos tooling reads (Mesos field names; extra fields are harmless).
+import type { Resources, TaskStatus, TaskView } from '../common/index.js';
+import type { AgentRecord } from './agents/index.js';
+import { FRAMEWORK_ID, FRAMEWORK_NAME, MASTER_VERSION } from './framework.js';
+import type { ScalarResources } from './placement/index.js';
+
+export interface MasterIdentity {
+  id: string;
+  hostname: string;
+  ip: string;
+  port: number;
+  /** Seconds since the epoch. */
+  startTime: number;
+}
+
+export interface MesosTask {
+  id: string;
+  name: string;
+  framework_id: string;
+  executor_id: string;
+  slave_id: string;
+  state: TaskView['state'];
+  resources: Resources;
+  statuses: TaskStatus[];
+  container?: TaskView['container'];
+}
+
+export interface MasterState {
+  version: string;
+  id: string;
+  pid: string;
+  hostname: string;
+  start_time: number;
+  elected_time: number;
+  leader: string;
+  leader_info: {
+    id: string;
+    pid: string;
+    hostname: string;
+    ip: string;
+    port: number;
+    version: string;
+    address: { hostname: string; ip: string; port: number };
+  };
+  activated_slaves: number;
+  deactivated_slaves: number;
+  unreachable_slaves: number;
+  slaves: Array<{
+    id: string;
+    pid: string;
+    hostname: string;
+    port: number;
+    resources: Resources;
+    used_resources: ScalarResources;
+    active: boolean;
+    /** Tessera extra: 'active' | 'recovering' | 'unreachable'. */
+    status: AgentRecord['status'];
+    registered_time: number;
+    reregistered_time?: number;
+    executors: string[];
+    isolation: string;
+  }>;
+  frameworks: Array<{
+    id: string;
+    name: string;
+    active: boolean;
+    tasks: MesosTask[];
+    completed_tasks: MesosTask[];
+  }>;
+  pending_tasks: TaskView[];
+}
+
+export function buildMasterState(input: {
+  master: MasterIdentity;
+  agents: readonly AgentRecord[];
+  usedBy: (agentId: string) => ScalarResources;
+  liveTasks: readonly TaskView[];
+  completedTasks: readonly TaskView[];
+}): MasterState {
+  const { master } = input;
+  const pid = `master@${master.ip}:${master.port}`;
+  const placed = input.liveTasks.filter((t) => t.agent_id !== undefined);
+  const pending = input.liveTasks.filter((t) => t.agent_id === undefined);
+  return {
+    version: MASTER_VERSION,
+    id: master.id,
+    pid,
+    hostname: master.hostname,
+    start_time: master.startTime,
+    elected_time: master.startTime,
+    leader: pid,
+    leader_info: {
+      id: master.id,
+      pid,
+      hostname: master.hostname,
+      ip: master.ip,
+      port: master.port,
+      version: MASTER_VERSION,
+      address: { hostname: master.hostname, ip: master.ip, port: master.port },
+    },
+    activated_slaves: input.agents.filter((a) => a.status === 'active').length,
+    deactivated_slaves: input.agents.filter((a) => a.status === 'recovering').length,
+    unreachable_slaves: input.agents.filter((a) => a.status === 'unreachable').length,
+    slaves: input.agents.map((agent) => ({
+      id: agent.id,
+      pid: `slave(1)@${agent.info.ip}:${agent.info.port}`,
+      hostname: agent.info.hostname,
+      port: agent.info.port,
+      resources: agent.info.resources,
+      used_resources: input.usedBy(agent.id),
+      active: agent.status === 'active',
+      status: agent.status,
+      registered_time: agent.registered_at,
+      ...(agent.reregistered_at === undefined ? {} : { reregistered_time: agent.reregistered_at }),
+      executors: agent.info.executors,
+      isolation: agent.info.isolation,
+    })),
+    frameworks: frameworkIds(placed, input.completedTasks).map((id) => ({
+      id,
+      name: id === FRAMEWORK_ID ? FRAMEWORK_NAME : id,
+      active: true,
+      tasks: placed.filter((t) => t.framework_id === id).map(mesosTask),
+      completed_tasks: input.completedTasks.filter((t) => t.framework_id === id).map(mesosTask),
+    })),
+    pending_tasks: pending,
+  };
+}
+
+/** The built-in framework always, plus any other framework an agent reported tasks of. */
+function frameworkIds(...lists: ReadonlyArray<readonly TaskView[]>): string[] {
+  const ids = new Set<string>([FRAMEWORK_ID]);
+  for (const list of lists) for (const task of list) ids.add(task.framework_id);
+  return [...ids];
+}
+
+function mesosTask(view: TaskView): MesosTask {
+  const task: MesosTask = {
+    id: view.task_id,
+    name: view.name,
+    framework_id: view.framework_id,
+    executor_id: '',
+    slave_id: view.agent_id ?? '',
+    state: view.state,
+    resources: view.resources,
+    statuses: view.statuses,
+  };
+  if (view.container) task.container = view.container;
+  return task;
+}
