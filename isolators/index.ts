@@ -1,2 +1,7 @@
 // The public face of isolators/.
 export type { ContainerLimits, Isolator, IsolatorName, Limitation } from './isolator.js';
+export { createIsolator, type CreateIsolatorOptions } from './create-isolator.js';
+export { IsolatorError, type IsolatorErrorCode } from './errors.js';
+export { detectCgroupVersion, type CgroupVersion } from './detect.js';
+export { Cgroups1Isolator, type Cgroups1IsolatorOptions } from './cgroups1/index.js';
+export { PosixIsolator } from './posix/index.js';

@@ -1,0 +1,2 @@
+// The public face of isolators/posix/.
+export { PosixIsolator } from './posix-isolator.js';
