@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { silentLogger, type TaskInfo, type TaskStatus } from '../../common/index.js';
+import type { TaskHandle } from '../../executors/index.js';
+import { CheckpointStore } from './checkpoint-store.js';
+
+const task: TaskInfo = { task_id: 'web.1', name: 'web', agent_id: 'agent-1', resources: { cpus: 0.5, mem: 64 }, command: { value: 'sleep 1' } };
+
+function update(state: TaskStatus['state'], uuid: string): TaskStatus {
+  return { task_id: task.task_id, state, source: 'SOURCE_EXECUTOR', timestamp: 1, uuid };
+}
+
+describe('agent checkpoint store', () => {
+  let dir: string;
+  let store: CheckpointStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-ckpt-'));
+    store = await CheckpointStore.create({ dir, logger: silentLogger });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('round-trips the agent id, task, handle, updates and acknowledgements', async () => {
+    assert.equal(await store.loadAgentId(), undefined);
+    await store.saveAgentId('agent-1');
+    const handle: TaskHandle = { kind: 'command', taskId: task.task_id, containerId: 'c1', sandboxDir: store.sandboxDirFor('c1'), pid: 12, startedAt: 5 };
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: handle.sandboxDir, kind: 'command' });
+    await store.saveHandle(task.task_id, handle);
+    await Promise.all([store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1')), store.appendUpdate(task.task_id, update('TASK_RUNNING', 'u2'))]);
+    await store.appendAck(task.task_id, 'u1');
+
+    const reopened = await CheckpointStore.create({ dir, logger: silentLogger });
+    assert.equal(await reopened.loadAgentId(), 'agent-1');
+    const [loaded, ...rest] = await reopened.loadTasks();
+    assert.equal(rest.length, 0);
+    assert.ok(loaded);
+    assert.deepEqual(loaded.task, task);
+    assert.deepEqual(loaded.handle, handle);
+    assert.equal(loaded.container.container_id, 'c1');
+    assert.deepEqual(loaded.updates.map((u) => u.uuid), ['u1', 'u2']);
+    assert.deepEqual([...loaded.acknowledged], ['u1']);
+  });
+
+  it('drops a torn last line of the update log and keeps appending after it', async () => {
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: store.sandboxDirFor('c1'), kind: 'command' });
+    await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1'));
+    const logFile = path.join(dir, 'tasks', `task-${task.task_id}`, 'updates.log');
+    await appendFile(logFile, '{"update":{"task_id":"web.1","sta'); // a crash mid-append
+
+    const [loaded] = await store.loadTasks();
+    assert.deepEqual(loaded?.updates.map((u) => u.uuid), ['u1']);
+    await store.appendUpdate(task.task_id, update('TASK_RUNNING', 'u2'));
+    const [again] = await store.loadTasks();
+    assert.deepEqual(again?.updates.map((u) => u.uuid), ['u1', 'u2']);
+    assert.ok(!(await readFile(logFile, 'utf8')).includes('"sta{'));
+  });
+
+  it('removes a task directory that never got its task.json', async () => {
+    const half = path.join(dir, 'tasks', 'task-half');
+    await mkdir(half, { recursive: true });
+    assert.deepEqual(await store.loadTasks(), []);
+    await assert.rejects(readFile(path.join(half, 'container.json')));
+  });
+
+  it('keeps task ids like ".." inside the tasks directory', async () => {
+    const odd = { ...task, task_id: '..' };
+    await store.saveTask(odd, { container_id: 'c2', sandbox_dir: store.sandboxDirFor('c2'), kind: 'command' });
+    const loaded = await store.loadTasks();
+    assert.deepEqual(loaded.map((t) => t.task.task_id), ['..']);
+  });
+});

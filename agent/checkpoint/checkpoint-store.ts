@@ -1,0 +1,178 @@
+// Durable agent state under <workDir>/agent/:
+//   agent.json                      {"agent_id": "..."} once the master gave us an id
+//   tasks/task-<taskId>/container.json  {"container_id", "sandbox_dir", "kind"} (written first)
+//   tasks/task-<taskId>/task.json       the TaskInfo (its presence makes the task known)
+//   tasks/task-<taskId>/handle.json     the executor's TaskHandle, once started
+//   tasks/task-<taskId>/updates.log     status updates and acknowledgements (JSON lines)
+//   sandboxes/<containerId>/            the task's working directory (stdout, stderr)
+// Task directories are prefixed so that ids like "." or ".." (legal per the id pattern) stay inside.
+import { mkdir, readFile, readdir, rm, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger, TaskInfo, TaskStatus } from '../../common/index.js';
+import type { ExecutorKind, TaskHandle } from '../../executors/index.js';
+import { AgentError } from '../errors.js';
+import { appendLineDurable, writeFileAtomic } from './atomic-write.js';
+import { formatEntry, parseUpdateLog } from './update-log.js';
+
+export interface ContainerRecord {
+  container_id: string;
+  sandbox_dir: string;
+  kind: ExecutorKind;
+}
+
+export interface CheckpointedTask {
+  task: TaskInfo;
+  container: ContainerRecord;
+  handle: TaskHandle | undefined;
+  /** Every update ever checkpointed, in order. */
+  updates: TaskStatus[];
+  acknowledged: Set<string>;
+}
+
+export interface CheckpointStoreOptions {
+  /** <workDir>/agent */
+  dir: string;
+  logger: Logger;
+}
+
+const TASK_DIR_PREFIX = 'task-';
+
+export class CheckpointStore {
+  readonly dir: string;
+  readonly tasksDir: string;
+  readonly sandboxesDir: string;
+  private readonly logger: Logger;
+  /** Per-task chain so appends to one log happen in the order they were asked for. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  private constructor(options: CheckpointStoreOptions) {
+    this.dir = path.resolve(options.dir);
+    this.tasksDir = path.join(this.dir, 'tasks');
+    this.sandboxesDir = path.join(this.dir, 'sandboxes');
+    this.logger = options.logger;
+  }
+
+  static async create(options: CheckpointStoreOptions): Promise<CheckpointStore> {
+    const store = new CheckpointStore(options);
+    await mkdir(store.tasksDir, { recursive: true, mode: 0o700 });
+    await mkdir(store.sandboxesDir, { recursive: true, mode: 0o755 });
+    return store;
+  }
+
+  sandboxDirFor(containerId: string): string {
+    return path.join(this.sandboxesDir, containerId);
+  }
+
+  async loadAgentId(): Promise<string | undefined> {
+    const data = await readJson(path.join(this.dir, 'agent.json'));
+    if (data === undefined) return undefined;
+    const id = (data as { agent_id?: unknown }).agent_id;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  }
+
+  async saveAgentId(agentId: string): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, 'agent.json'), JSON.stringify({ agent_id: agentId }));
+  }
+
+  /** container.json first, then task.json: a task is known once task.json exists. */
+  async saveTask(task: TaskInfo, container: ContainerRecord): Promise<void> {
+    const dir = this.taskDir(task.task_id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(dir, 'container.json'), JSON.stringify(container));
+    await writeFileAtomic(path.join(dir, 'task.json'), JSON.stringify(task));
+  }
+
+  async saveHandle(taskId: string, handle: TaskHandle): Promise<void> {
+    await writeFileAtomic(path.join(this.taskDir(taskId), 'handle.json'), JSON.stringify(handle));
+  }
+
+  appendUpdate(taskId: string, update: TaskStatus): Promise<void> {
+    return this.chain(taskId, () => appendLineDurable(this.logFile(taskId), formatEntry({ update })));
+  }
+
+  appendAck(taskId: string, uuid: string): Promise<void> {
+    return this.chain(taskId, () => appendLineDurable(this.logFile(taskId), formatEntry({ ack: uuid })));
+  }
+
+  async removeTask(taskId: string): Promise<void> {
+    await rm(this.taskDir(taskId), { recursive: true, force: true });
+  }
+
+  /** Every checkpointed task. A directory without task.json (died before the launch was accepted) is removed. */
+  async loadTasks(): Promise<CheckpointedTask[]> {
+    const entries = await readdir(this.tasksDir, { withFileTypes: true });
+    const tasks: CheckpointedTask[] = [];
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !entry.name.startsWith(TASK_DIR_PREFIX)) continue;
+      const dir = path.join(this.tasksDir, entry.name);
+      const task = (await readJson(path.join(dir, 'task.json'))) as TaskInfo | undefined;
+      const container = (await readJson(path.join(dir, 'container.json'))) as ContainerRecord | undefined;
+      if (task === undefined || container === undefined) {
+        this.logger.warn({ dir }, 'removing an incomplete task checkpoint (the launch was never accepted)');
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      const handle = (await readJson(path.join(dir, 'handle.json'))) as TaskHandle | undefined;
+      const log = await this.readUpdateLog(path.join(dir, 'updates.log'));
+      tasks.push({ task, container, handle, updates: log.updates, acknowledged: log.acknowledged });
+    }
+    return tasks;
+  }
+
+  private async readUpdateLog(file: string): Promise<{ updates: TaskStatus[]; acknowledged: Set<string> }> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (isNotFound(err)) return { updates: [], acknowledged: new Set() };
+      throw err;
+    }
+    const parsed = parseUpdateLog(text);
+    if (parsed.tornLine) {
+      // Cut the torn tail so the next append starts on a fresh line instead of gluing onto it.
+      this.logger.warn({ file }, 'dropping a torn last line of a status update log');
+      await truncate(file, parsed.intactBytes);
+    }
+    if (parsed.badLines > 0) this.logger.warn({ file, badLines: parsed.badLines }, 'skipped unreadable lines in a status update log');
+    return { updates: parsed.updates, acknowledged: parsed.acknowledged };
+  }
+
+  private taskDir(taskId: string): string {
+    return path.join(this.tasksDir, `${TASK_DIR_PREFIX}${taskId}`);
+  }
+
+  private logFile(taskId: string): string {
+    return path.join(this.taskDir(taskId), 'updates.log');
+  }
+
+  private chain(taskId: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.chains.get(taskId) ?? Promise.resolve();
+    const next = previous.then(op, op);
+    const tail = next.catch(() => undefined);
+    this.chains.set(taskId, tail);
+    void tail.then(() => {
+      if (this.chains.get(taskId) === tail) this.chains.delete(taskId);
+    });
+    return next;
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // Atomic writes make this impossible short of disk corruption or a hand edit: say which file.
+    throw new AgentError('CHECKPOINT_CORRUPT', `checkpoint ${file} is not valid JSON`, { cause: err });
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}

@@ -1,0 +1,119 @@
+// The agent's HTTP API (Koa + @koa/router): operator endpoints and the master's launch/kill calls.
+//   GET  /state                       AgentState
+//   GET  /monitor/statistics          TaskStatisticsEntry[]
+//   GET  /files/read?path=&offset=&length=   {"data", "offset"}
+//   GET  /health                      {"status": "ok", "registered": bool}
+//   GET  /metrics                     Prometheus text
+//   POST /internal/v1/tasks           LaunchRequest → 202 {"task_id"}
+//   POST /internal/v1/tasks/:id/kill  KillRequest (body optional) → 202 {"task_id"}
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Registry } from 'prom-client';
+import {
+  INTERNAL_PATHS,
+  compileValidator,
+  errorMiddleware,
+  killRequestSchema,
+  launchRequestSchema,
+  readJsonBody,
+  type KillRequest,
+  type Logger,
+} from '../../common/index.js';
+import type { TaskManager } from '../tasks/index.js';
+import { parseReadQuery, readSandboxFile } from './files.js';
+import type { AgentState } from './state-view.js';
+
+export interface AgentHttpOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  taskManager: TaskManager;
+  sandboxesDir: string;
+  metrics: Registry;
+  state: () => AgentState;
+  registered: () => boolean;
+}
+
+const validateLaunch = compileValidator(launchRequestSchema);
+const validateKill = compileValidator(killRequestSchema);
+/** The router's pattern for INTERNAL_PATHS.kill, derived from it so the two cannot drift. */
+const KILL_ROUTE = INTERNAL_PATHS.kill('TASKID').replace('TASKID', ':taskId');
+
+export function createApp(options: AgentHttpOptions): Koa {
+  const app = new Koa();
+  const router = new Router();
+
+  router.get('/state', (ctx) => {
+    ctx.body = options.state();
+  });
+
+  router.get('/monitor/statistics', async (ctx) => {
+    ctx.body = await options.taskManager.statistics();
+  });
+
+  router.get('/files/read', async (ctx) => {
+    const request = parseReadQuery(ctx.query);
+    ctx.body = await readSandboxFile(options.sandboxesDir, request);
+  });
+
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok', registered: options.registered() };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = options.metrics.contentType;
+    ctx.body = await options.metrics.metrics();
+  });
+
+  router.post(INTERNAL_PATHS.launch, async (ctx) => {
+    const { task } = validateLaunch(await readJsonBody(ctx));
+    await options.taskManager.launch(task);
+    ctx.status = 202;
+    ctx.body = { task_id: task.task_id };
+  });
+
+  router.post(KILL_ROUTE, async (ctx) => {
+    const taskId = ctx.params.taskId ?? '';
+    // The body is optional: an empty POST kills with the task's own grace period.
+    const hasBody = (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
+    const body: KillRequest = hasBody ? validateKill(await readJsonBody(ctx)) : {};
+    await options.taskManager.kill(taskId, body.grace_period_seconds);
+    ctx.status = 202;
+    ctx.body = { task_id: taskId };
+  });
+
+  app.use(errorMiddleware(options.logger));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+export interface RunningServer {
+  server: http.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: AgentHttpOptions): Promise<RunningServer> {
+  const app = createApp(options);
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,74 @@
+// The agent's GET /state body: Mesos's slave state, trimmed to what Tessera has.
+import { isTerminal, type Resources, type TaskState, type TaskStatus } from '../../common/index.js';
+import type { TaskRecord } from '../tasks/index.js';
+
+export interface StateTask {
+  id: string;
+  name: string;
+  state: TaskState;
+  framework_id: string;
+  resources: Resources;
+  /** The task's sandbox directory (absolute): stdout and stderr are files in it. */
+  directory: string;
+  container_id: string;
+  statuses: TaskStatus[];
+}
+
+export interface AgentState {
+  id: string | undefined;
+  hostname: string;
+  /** "slave(1)@ip:port", as Mesos writes it. */
+  pid: string;
+  master_hostname?: string;
+  registered: boolean;
+  resources: Resources;
+  isolation: string;
+  executors: string[];
+  start_time: number;
+  tasks: StateTask[];
+  completed_tasks: StateTask[];
+}
+
+export interface StateInputs {
+  id: string | undefined;
+  hostname: string;
+  ip: string;
+  port: number;
+  masterHostname: string | undefined;
+  registered: boolean;
+  resources: Resources;
+  isolation: string;
+  executors: string[];
+  startTime: number;
+  tasks: TaskRecord[];
+}
+
+export function stateView(inputs: StateInputs): AgentState {
+  const view: AgentState = {
+    id: inputs.id,
+    hostname: inputs.hostname,
+    pid: `slave(1)@${inputs.ip}:${inputs.port}`,
+    registered: inputs.registered,
+    resources: inputs.resources,
+    isolation: inputs.isolation,
+    executors: inputs.executors,
+    start_time: inputs.startTime,
+    tasks: inputs.tasks.filter((r) => !isTerminal(r.state)).map(taskView),
+    completed_tasks: inputs.tasks.filter((r) => isTerminal(r.state)).map(taskView),
+  };
+  if (inputs.masterHostname !== undefined) view.master_hostname = inputs.masterHostname;
+  return view;
+}
+
+function taskView(record: TaskRecord): StateTask {
+  return {
+    id: record.task.task_id,
+    name: record.task.name,
+    state: record.state,
+    framework_id: record.task.framework_id ?? '',
+    resources: record.task.resources,
+    directory: record.sandboxDir,
+    container_id: record.containerId,
+    statuses: record.statuses,
+  };
+}

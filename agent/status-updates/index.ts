@@ -1,0 +1,2 @@
+// The public face of agent/status-updates/: reliable, ordered delivery of task status updates.
+export { StatusUpdateManager, type StatusUpdateManagerOptions } from './status-update-manager.js';

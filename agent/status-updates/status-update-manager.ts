@@ -1,0 +1,189 @@
+// Reliable status updates: per task an ordered queue whose head is sent to the master until the
+// master acknowledges its uuid, then the next. Each update is checkpointed before it is first sent
+// and each acknowledgement is recorded, so after a restart exactly the unacknowledged ones are sent
+// again. At-least-once, in order per task; tasks do not wait for each other.
+import {
+  INTERNAL_PATHS,
+  RemoteError,
+  assertNever,
+  errorMessage,
+  requestJson,
+  type Logger,
+  type StatusUpdateRequest,
+  type StatusUpdateResponse,
+  type TaskStatus,
+} from '../../common/index.js';
+import { backoffDelay, sleep } from '../backoff.js';
+import type { CheckpointStore } from '../checkpoint/index.js';
+
+export interface StatusUpdateManagerOptions {
+  store: CheckpointStore;
+  logger: Logger;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** The master said it does not know this agent: the master link must re-register. */
+  onAgentUnknown?: () => void;
+  random?: () => number;
+  requestTimeoutMs?: number;
+}
+
+interface Link {
+  masterUrl: string;
+  agentId: string;
+}
+
+interface TaskQueue {
+  pending: TaskStatus[];
+  draining: boolean;
+}
+
+export class StatusUpdateManager {
+  private readonly queues = new Map<string, TaskQueue>();
+  private link: Link | undefined;
+  private stopped = false;
+  /** Aborted (and replaced) to wake every sender: a new link, or stop(). */
+  private wake = new AbortController();
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(private readonly options: StatusUpdateManagerOptions) {}
+
+  /** Checkpoints the update, then queues it for delivery. Resolves once it is durable. */
+  async enqueue(update: TaskStatus): Promise<void> {
+    if (this.stopped) return;
+    await this.options.store.appendUpdate(update.task_id, update);
+    this.queue(update.task_id).pending.push(update);
+    this.drain(update.task_id);
+  }
+
+  /** Recovery: updates already in the checkpoint but never acknowledged go back in the queue, in order. */
+  requeue(taskId: string, updates: readonly TaskStatus[]): void {
+    if (updates.length === 0) return;
+    this.queue(taskId).pending.push(...updates);
+    this.drain(taskId);
+  }
+
+  /** Registered (again): send every unacknowledged update now, without waiting out a backoff. */
+  resume(masterUrl: string, agentId: string): void {
+    this.link = { masterUrl, agentId };
+    this.wakeAll();
+    for (const taskId of this.queues.keys()) this.drain(taskId);
+  }
+
+  /** The link to the master is down: hold updates until resume(). */
+  pause(): void {
+    this.link = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.link = undefined;
+    this.wakeAll();
+  }
+
+  /** Updates of `taskId` not yet acknowledged. */
+  pending(taskId: string): readonly TaskStatus[] {
+    return this.queues.get(taskId)?.pending ?? [];
+  }
+
+  hasPending(taskId: string): boolean {
+    return this.pending(taskId).length > 0;
+  }
+
+  /** Resolves once no update is waiting for an acknowledgement (tests, graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private isIdle(): boolean {
+    for (const q of this.queues.values()) if (q.pending.length > 0) return false;
+    return true;
+  }
+
+  private queue(taskId: string): TaskQueue {
+    let q = this.queues.get(taskId);
+    if (!q) {
+      q = { pending: [], draining: false };
+      this.queues.set(taskId, q);
+    }
+    return q;
+  }
+
+  private wakeAll(): void {
+    const old = this.wake;
+    this.wake = new AbortController();
+    old.abort();
+  }
+
+  private drain(taskId: string): void {
+    const q = this.queue(taskId);
+    if (q.draining || this.stopped) return;
+    q.draining = true;
+    void this.sendLoop(taskId, q)
+      .catch((err: unknown) => this.options.logger.error({ err, taskId }, 'status update sender failed'))
+      .finally(() => {
+        q.draining = false;
+        if (q.pending.length === 0) {
+          this.queues.delete(taskId);
+          if (this.isIdle()) {
+            for (const resolve of this.idleWaiters) resolve();
+            this.idleWaiters.clear();
+          }
+        } else if (!this.stopped && this.link) {
+          this.drain(taskId);
+        }
+      });
+  }
+
+  private async sendLoop(taskId: string, q: TaskQueue): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      const head = q.pending[0];
+      if (!head) return;
+      const link = this.link;
+      if (!link) return; // resume() restarts the loop
+      const wake = this.wake.signal;
+      const outcome = await this.sendOne(link, head);
+      if (this.stopped) return;
+      switch (outcome) {
+        case 'acknowledged':
+        case 'rejected':
+          await this.options.store.appendAck(taskId, head.uuid);
+          if (q.pending[0] === head) q.pending.shift();
+          attempt = 0;
+          break;
+        case 'agent-unknown':
+          if (this.link === link) {
+            this.link = undefined;
+            this.options.onAgentUnknown?.();
+          }
+          return;
+        case 'retry':
+          await sleep(backoffDelay(attempt++, { minMs: this.options.retryMinMs, maxMs: this.options.retryMaxMs, random: this.options.random }), wake);
+          break;
+        default:
+          assertNever(outcome, 'send outcome');
+      }
+    }
+  }
+
+  private async sendOne(link: Link, update: TaskStatus): Promise<'acknowledged' | 'rejected' | 'agent-unknown' | 'retry'> {
+    const url = `${link.masterUrl}${INTERNAL_PATHS.status(link.agentId)}`;
+    const body: StatusUpdateRequest = { update: { ...update, agent_id: update.agent_id ?? link.agentId } };
+    try {
+      const response = await requestJson<StatusUpdateResponse>(url, { body, timeoutMs: this.options.requestTimeoutMs ?? 10_000 });
+      if (response?.acknowledged === update.uuid) return 'acknowledged';
+      this.options.logger.warn({ taskId: update.task_id, uuid: update.uuid, response }, 'master answered a status update without acknowledging it; retrying');
+      return 'retry';
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === 'AGENT_UNKNOWN') return 'agent-unknown';
+      if (err instanceof RemoteError && err.code === 'INVALID_REQUEST') {
+        // A malformed update never becomes valid: retrying would block this task's queue forever.
+        this.options.logger.error({ err, update }, 'master rejected a status update as invalid; dropping it');
+        return 'rejected';
+      }
+      this.options.logger.debug({ err: errorMessage(err), taskId: update.task_id, state: update.state }, 'status update not delivered; will retry');
+      return 'retry';
+    }
+  }
+}
