@@ -8,3 +8,6 @@ export type {
   TaskHandle,
   TaskInspection,
 } from './executor.js';
+export { CommandExecutor } from './command/index.js';
+export { DockerExecutor } from './docker/index.js';
+export { ExecutorError } from './errors.js';

@@ -1,0 +1,2 @@
+// The public face of executors/command/.
+export { CommandExecutor, type CommandExecutorOptions } from './command-executor.js';
