@@ -61,7 +61,7 @@ describe('tessera CLI', function () {
 
     const ps = await tessera(['ps', ...master, '--json']);
     assert.equal(ps.code, 0, ps.stderr);
-    const rows = JSON.parse(ps.stdout) as Array<{ task_id: string; state: string }>;
+    const rows = (JSON.parse(ps.stdout) as { tasks: Array<{ task_id: string; state: string }> }).tasks;
     assert.ok(rows.some((r) => r.task_id === taskId && r.state === 'TASK_RUNNING'), ps.stdout);
 
     const table = await tessera(['ps', ...master]);
@@ -74,7 +74,7 @@ describe('tessera CLI', function () {
 
     const agents = await tessera(['agents', ...master, '--json']);
     assert.equal(agents.code, 0, agents.stderr);
-    assert.equal((JSON.parse(agents.stdout) as unknown[]).length, 1);
+    assert.equal((JSON.parse(agents.stdout) as { slaves: unknown[] }).slaves.length, 1);
 
     const kill = await tessera(['kill', ...master, taskId]);
     assert.equal(kill.code, 0, kill.stderr);

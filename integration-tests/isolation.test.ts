@@ -64,7 +64,8 @@ describe('isolation (real cgroups, real Docker)', function () {
     const task = await cluster.submit({
       name: 'fork-bomb',
       resources: { cpus: 0.5, mem: 128, pids: 64 },
-      command: { value: 'while :; do sleep 1000 & done' },
+      // bash, not dash: dash exits at the first failed fork, bash keeps trying.
+      command: { value: "exec bash -c 'while :; do sleep 1000 & done'" },
     });
     await cluster.waitForState(task.task_id, ['TASK_RUNNING']);
     // The bomb fills its PID budget and goes no further.

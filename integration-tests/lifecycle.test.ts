@@ -130,7 +130,7 @@ describe('task life cycle', function () {
       ['absurd cpus', { ...ok, resources: { cpus: 100000, mem: 32 } }, 'resources.cpus'],
       ['cpus of the wrong type', { ...ok, resources: { cpus: 'two', mem: 32 } }, 'resources.cpus'],
       ['an unknown field', { ...ok, colour: 'red' }, 'colour'],
-      ['no command and no image', { name: 'x', resources: { cpus: 0.1, mem: 32 } }, 'command'],
+      ['no command and no image', { name: 'x', resources: { cpus: 0.1, mem: 32 } }, 'command.value'],
       ['a malformed image name', { ...ok, container: { type: 'DOCKER', docker: { image: 'NOT AN IMAGE' } } }, 'container.docker.image'],
       ['bad JSON', '{"name": ', undefined],
     ];
