@@ -1,0 +1,95 @@
+// `tessera agent`: an agent that registers with a master, until SIGINT/SIGTERM (its tasks keep running).
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { createLogger } from '../../common/index.js';
+import {
+  DEFAULT_WORK_DIR,
+  parseCgroupsRoot,
+  parseDockerMode,
+  parseHost,
+  parseIp,
+  parseIsolation,
+  parseNonNegativeInteger,
+  parsePort,
+  parseWorkDir,
+  type DockerMode,
+  type IsolationMode,
+} from '../args.js';
+import { parseResourcesFlag, runUntilSignal, startFailure } from '../daemon.js';
+import { flag, masterOption, type MasterFlag } from '../options.js';
+
+export interface AgentCommandOptions extends MasterFlag {
+  host: string;
+  port: number;
+  advertiseIp?: string;
+  workDir: string;
+  resources?: string;
+  reservedMem?: number;
+  isolation: IsolationMode;
+  cgroupsRoot: string;
+  docker: DockerMode;
+}
+
+export function isolationOption(): Option {
+  return new Option('--isolation <mode>', 'auto, cgroups or posix').default('auto').argParser(flag(parseIsolation));
+}
+
+export function dockerOption(): Option {
+  return new Option('--docker <mode>', 'auto (when an engine answers), on or off').default('auto').argParser(flag(parseDockerMode));
+}
+
+export function resourcesOption(): Option {
+  return new Option('--resources <spec>', 'override detected resources, e.g. "cpus:4;mem:8192"');
+}
+
+export function reservedMemOption(): Option {
+  return new Option('--reserved-mem <mb>', 'memory kept back for the host (default 512)').argParser(flag(parseNonNegativeInteger));
+}
+
+export function register(program: Command, setExitCode: (code: number) => void): void {
+  program
+    .command('agent')
+    .description('run an agent that offers this host to a master')
+    .addOption(masterOption())
+    .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').argParser(flag(parseHost)))
+    .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').default(5051).argParser(flag(parsePort)))
+    .addOption(new Option('--advertise-ip <ip>', 'the IP the master and clients reach this agent at').argParser(flag(parseIp)))
+    .addOption(new Option('--work-dir <dir>', 'checkpoints and sandboxes').default(DEFAULT_WORK_DIR).argParser(flag(parseWorkDir)))
+    .addOption(resourcesOption())
+    .addOption(reservedMemOption())
+    .addOption(isolationOption())
+    .addOption(new Option('--cgroups-root <name>', "cgroup beneath the agent's own").default('tessera').argParser(flag(parseCgroupsRoot)))
+    .addOption(dockerOption())
+    .action(async (options: AgentCommandOptions) => setExitCode(await agent(options)));
+}
+
+export async function agent(options: AgentCommandOptions): Promise<number> {
+  // Loaded here, not at the top: client commands (run, ps…) need not load the daemons' dependencies.
+  const { Agent, parseResources } = await import('../../agent/index.js');
+  const resources = parseResourcesFlag(parseResources, options.resources);
+  const logger = createLogger('agent');
+  let instance: Awaited<ReturnType<typeof Agent.create>>;
+  try {
+    instance = await Agent.create({
+      host: options.host,
+      port: options.port,
+      master: options.master.hostPort,
+      workDir: options.workDir,
+      isolation: options.isolation,
+      cgroupsRoot: options.cgroupsRoot,
+      docker: options.docker,
+      logger,
+      ...(options.advertiseIp === undefined ? {} : { advertiseIp: options.advertiseIp }),
+      ...(resources === undefined ? {} : { resources }),
+      ...(options.reservedMem === undefined ? {} : { reservedMemMb: options.reservedMem }),
+    });
+  } catch (err) {
+    throw startFailure('agent', err);
+  }
+  // Handle signals before saying we are up: whoever waits for that line may signal at once.
+  const stopped = runUntilSignal([{ name: 'agent', stop: () => instance.stop() }]);
+  process.stderr.write(
+    `agent listening on ${options.host}:${instance.port}, reachable at ${instance.url}; master ${options.master.hostPort}\n`,
+  );
+  return stopped;
+}

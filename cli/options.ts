@@ -1,0 +1,31 @@
+// Commander adapters: flags shared by several commands, and parsers whose UsageError becomes
+// commander's InvalidArgumentError (commander then prints which flag was wrong; main.ts exits 2).
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MASTER, parseMasterAddress, type Address } from './args.js';
+import { UsageError } from './errors.js';
+
+/** Wraps a parser for `Option.argParser`. */
+export function flag<T>(parse: (raw: string) => T): (raw: string) => T {
+  return (raw: string): T => {
+    try {
+      return parse(raw);
+    } catch (err) {
+      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
+
+export function masterOption(): Option {
+  return new Option('--master <host:port>', 'the master, as host:port or http://host:port')
+    .default(parseMasterAddress(DEFAULT_MASTER), DEFAULT_MASTER)
+    .argParser(flag((raw) => parseMasterAddress(raw)));
+}
+
+export function jsonOption(): Option {
+  return new Option('--json', 'print the raw JSON instead of a table');
+}
+
+export interface MasterFlag {
+  master: Address;
+}
