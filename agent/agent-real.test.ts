@@ -1,17 +1,37 @@
-// The agent with the REAL command executor and the REAL cgroups v1 isolator of this host (built by
-// Agent.create itself), against a fake master: launch, output, OOM, kill, and recovery after a restart.
+// The agent with the REAL command executor and the REAL cgroups isolator of this host, v1 or v2 (v2
+// runs in the VM of scripts/cgroup2-vm/run.sh), built by Agent.create itself, against a fake master:
+// launch, output, OOM, kill, and recovery after a restart.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { INTERNAL_PATHS, createLogger, isTerminal, requestJson, silentLogger, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
 import { Agent } from './agent.js';
 import type { AgentState } from './http/index.js';
-import { removeCgroupsRoot, requireCgroupsV1, testCgroupsRoot } from './testing/cgroups.js';
+import { ownV2Base, removeCgroupsRoot, requireRealCgroups, testCgroupsRoot, type RealCgroupVersion } from './testing/cgroups.js';
 import { FakeMaster, waitFor } from './testing/fake-master.js';
 
 function taskInfo(id: string, command: string, mem = 64): TaskInfo {
   return { task_id: id, name: id, agent_id: 'agent-1', resources: { cpus: 0.5, mem }, command: { value: command } };
+}
+
+/** Fails fast with the cause when 127.0.0.1 cannot be reached (e.g. a VM whose `lo` is down). */
+async function assertLoopbackWorks(): Promise<void> {
+  const server = net.createServer((socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', (err) => reject(new Error(`loopback 127.0.0.1 unreachable: ${err.message}`, { cause: err })));
+    });
+  } finally {
+    server.close();
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -23,8 +43,9 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-describe('Agent with the real command executor on real cgroups v1', function () {
+describe('Agent with the real command executor on real cgroups (v1 or v2)', function () {
   this.timeout(30_000);
+  let version: RealCgroupVersion;
   let workDir: string;
   let cgroupsRoot: string;
   let master: FakeMaster;
@@ -59,7 +80,8 @@ describe('Agent with the real command executor on real cgroups v1', function () 
     }, 20_000);
 
   beforeEach(async function () {
-    await requireCgroupsV1(this);
+    version = await requireRealCgroups(this);
+    await assertLoopbackWorks();
     workDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-real-'));
     cgroupsRoot = testCgroupsRoot();
     master = await FakeMaster.start();
@@ -78,23 +100,25 @@ describe('Agent with the real command executor on real cgroups v1', function () 
     }
     for (const agent of agents.splice(0)) await agent.stop();
     await master?.stop();
-    if (cgroupsRoot) await removeCgroupsRoot(cgroupsRoot);
+    if (cgroupsRoot) await removeCgroupsRoot(version, cgroupsRoot);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   it('runs a command to TASK_FINISHED in a cgroup and serves its stdout', async () => {
     const agent = await startAgent();
     const state = await requestJson<AgentState>(`${agent.url}/state`);
-    assert.equal(state.isolation, 'cgroups-v1');
-    await launch(agent, taskInfo('hello', 'echo hello from $TESSERA_TASK_ID; grep -E "memory|pids" /proc/self/cgroup'));
+    assert.equal(state.isolation, `cgroups-${version}`);
+    await launch(agent, taskInfo('hello', 'echo hello from $TESSERA_TASK_ID; cat /proc/self/cgroup'));
     const final = await terminal('hello');
     assert.equal(final.state, 'TASK_FINISHED', final.message);
     assert.deepEqual(master.statesOf('hello'), ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
     const directory = (await requestJson<AgentState>(`${agent.url}/state`)).completed_tasks[0]?.directory ?? '';
     const out = await requestJson<{ data: string; offset: number }>(`${agent.url}/files/read?path=${encodeURIComponent(path.join(directory, 'stdout'))}`);
     assert.match(out.data, /^hello from hello$/m);
-    // The task ran inside its own memory cgroup beneath the test's root.
-    assert.match(out.data, new RegExp(`memory:.*/${cgroupsRoot}/`));
+    // The task ran inside its own cgroup beneath the test's root: the memory hierarchy's in v1, the
+    // one unified cgroup (beneath this process's own) in v2.
+    if (version === 'v1') assert.match(out.data, new RegExp(`^\\d+:([^:]*,)?memory(,[^:]*)?:.*/${cgroupsRoot}/[^/]+$`, 'm'));
+    else assert.match(out.data, new RegExp(`^0::${path.posix.join(await ownV2Base(), cgroupsRoot)}/[^/]+$`, 'm'));
   });
 
   it('reports an OOM kill as TASK_FAILED REASON_CONTAINER_LIMITATION_MEMORY', async () => {

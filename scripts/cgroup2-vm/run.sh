@@ -4,7 +4,8 @@
 # host's / read-only over 9p, and runs mocha inside a chroot of it. QEMU exits 0 whatever happens
 # inside, so the verdict is the exit code the guest writes into a writable 9p share.
 #
-# Usage: scripts/cgroup2-vm/run.sh [mocha globs...]   (default: dist/isolators/cgroups2/**/*.test.js)
+# Usage: scripts/cgroup2-vm/run.sh [mocha globs...]   (default: the v2 isolator's tests, the command
+#        executor's and the agent's real-cgroup tests; see GLOBS below)
 # Env: TESSERA_VM_TIMEOUT (seconds, default 300), TESSERA_VM_KERNEL (a /boot/vmlinuz-* path),
 #      TESSERA_VM_CACHE (default /var/cache/tessera-cgroup2-vm), CI (passed through to the tests).
 set -euo pipefail
@@ -19,7 +20,11 @@ CACHE_ROOT="${TESSERA_VM_CACHE:-/var/cache/tessera-cgroup2-vm}"
 if (($# > 0)); then
   GLOBS=("$@")
 else
-  GLOBS=('dist/isolators/cgroups2/**/*.test.js')
+  GLOBS=(
+    'dist/isolators/cgroups2/**/*.test.js'
+    'dist/executors/command/**/*.test.js'
+    'dist/agent/agent-real.test.js'
+  )
 fi
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86; see scripts/setup-host.sh)"
@@ -68,11 +73,17 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod "$m" || echo "init: insmod $m failed"; done </modules.order
+# The agent tests talk HTTP over loopback.
+ip link set lo up || echo "init: bringing up lo failed"
 run() {
   mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /host || return 1
   mount -t tmpfs tmp /host/tmp || return 1
   mkdir -p /host/tmp/results
   mount -t 9p -o trans=virtio,version=9p2000.L,rw results /host/tmp/results || return 1
+  # The repository gets a share of its own: under the tmpfs above (a clone in /tmp) it would be hidden.
+  repo=$(cat /host/tmp/results/repo-path)
+  mkdir -p "/host$repo" 2>/dev/null
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 repo "/host$repo" || return 1
   mount -t proc proc /host/proc
   mount -t sysfs sys /host/sys
   mount -t devtmpfs dev /host/dev
@@ -133,6 +144,7 @@ trap 'rm -rf "$RESULTS"' EXIT
   printf '\n'
   echo 'echo $? >/tmp/results/exit-code'
 } >"$RESULTS/guest.sh"
+printf '%s' "$REPO" >"$RESULTS/repo-path"
 
 log "booting $KVER ($(basename "$BOOT_KERNEL")) for: ${GLOBS[*]}"
 start=$SECONDS
@@ -144,6 +156,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
   -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all rdinit=/init" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$RESULTS,mount_tag=results,security_model=none" \
+  -virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
   </dev/null
 qemu_status=$?
 set -e
