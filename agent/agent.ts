@@ -50,6 +50,8 @@ export interface AgentOptions {
   statusRetryMinMs?: number;
   statusRetryMaxMs?: number;
   logger?: Logger;
+  /** Shows Docker image pulls (the CLI draws a progress bar on a terminal). */
+  onPullProgress?: (image: string, progress: { current?: number; total?: number; status: string }) => void;
   // test seams:
   isolator?: Isolator;
   executors?: Partial<Record<ExecutorKind, Executor>>;
@@ -244,7 +246,11 @@ async function createExecutors(options: AgentOptions, isolator: Isolator, logger
     executors.docker = injected.docker;
   } else if (mode !== 'off') {
     try {
-      executors.docker = await DockerExecutor.create({ logger, cgroupParent: isolator.dockerCgroupParent });
+      executors.docker = await DockerExecutor.create({
+        logger,
+        cgroupParent: isolator.dockerCgroupParent,
+        ...(options.onPullProgress ? { onPullProgress: options.onPullProgress } : {}),
+      });
     } catch (err) {
       if (mode === 'on') throw new AgentError('DOCKER_REQUIRED', `--docker on, but the Docker executor cannot start: ${(err as Error).message}`, { cause: err });
       logger.info({ err: (err as Error).message }, 'Docker is not available; running command tasks only');

@@ -15,6 +15,7 @@ import {
   type DockerMode,
   type IsolationMode,
 } from '../args.js';
+import { pullProgressReporter } from '../pull-progress.js';
 import { parseResourcesFlag, runUntilSignal, startFailure } from '../daemon.js';
 import { flag, masterOption, type MasterFlag } from '../options.js';
 
@@ -78,6 +79,7 @@ export async function agent(options: AgentCommandOptions): Promise<number> {
       isolation: options.isolation,
       cgroupsRoot: options.cgroupsRoot,
       docker: options.docker,
+      onPullProgress: pullProgressReporter(),
       logger,
       ...(options.advertiseIp === undefined ? {} : { advertiseIp: options.advertiseIp }),
       ...(resources === undefined ? {} : { resources }),

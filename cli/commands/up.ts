@@ -14,6 +14,7 @@ import {
   type DockerMode,
   type IsolationMode,
 } from '../args.js';
+import { pullProgressReporter } from '../pull-progress.js';
 import { parseResourcesFlag, runUntilSignal, startFailure, stopAll } from '../daemon.js';
 import { MasterClient } from '../master-client.js';
 import { flag } from '../options.js';
@@ -83,6 +84,7 @@ export async function up(options: UpOptions): Promise<number> {
       workDir: options.workDir,
       isolation: options.isolation,
       docker: options.docker,
+      onPullProgress: pullProgressReporter(),
       logger: createLogger('agent', level),
       ...(resources === undefined ? {} : { resources }),
       ...(options.reservedMem === undefined ? {} : { reservedMemMb: options.reservedMem }),
