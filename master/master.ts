@@ -97,6 +97,9 @@ export class Master implements MasterApi {
   private readonly refusedUntil = new Map<string, number>();
   private readonly retryTimers = new Set<TimerHandle>();
   private nextSeq = 0;
+  /** The registry write under way, and the one queued behind it (see persist()). */
+  private saving: Promise<void> | undefined;
+  private nextSave: Promise<void> | undefined;
   private sweepTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly startTime: number;
@@ -214,10 +217,14 @@ export class Master implements MasterApi {
     }
     this.queue.push(entry);
     this.logger.info({ task_id: entry.task_id, resources: submission.resources }, 'task submitted');
+    // Placed at once, so the launch overlaps the registry write; the registry counts a task whose
+    // launch is in flight as pending, so the write below still holds it.
+    this.schedule();
+    // The answer shows the task as submitted (and placed), not what its agent reports meanwhile.
+    const answer = structuredClone(view);
     // Durable before the client hears 201: a waiting task is never lost.
     await this.persist();
-    this.schedule();
-    return view;
+    return answer;
   }
 
   listTasks(state?: TaskState): TaskView[] {
@@ -547,9 +554,35 @@ export class Master implements MasterApi {
     return { agents: this.agents.admitted(), pending };
   }
 
-  private async persist(): Promise<void> {
-    if (this.stopped) return;
-    await this.registry.save(this.registryState());
+  /**
+   * Group commit: while one registry write is under way, every persist() asked for meanwhile shares
+   * the single write that follows it. That write snapshots the state when it starts, so it holds
+   * every change its callers made before asking; each caller still resolves only once that is durable.
+   */
+  private persist(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.nextSave) return this.nextSave;
+    const current = this.saving;
+    if (!current) return this.startSave();
+    const next = current
+      .catch(() => undefined)
+      .then(() => {
+        this.nextSave = undefined;
+        return this.startSave();
+      });
+    this.nextSave = next;
+    return next;
+  }
+
+  private startSave(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const save = this.registry.save(this.registryState());
+    this.saving = save;
+    const settled = (): void => {
+      if (this.saving === save) this.saving = undefined;
+    };
+    save.then(settled, settled);
+    return save;
   }
 }
 

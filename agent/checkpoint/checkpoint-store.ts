@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Logger, TaskInfo, TaskStatus } from '../../common/index.js';
 import type { ExecutorKind, TaskHandle } from '../../executors/index.js';
 import { AgentError } from '../errors.js';
-import { appendLineDurable, writeFileAtomic } from './atomic-write.js';
+import { appendLinesDurable, writeFileAtomic, writeFilesAtomic } from './atomic-write.js';
 import { formatEntry, parseUpdateLog } from './update-log.js';
 
 export interface ContainerRecord {
@@ -42,8 +42,8 @@ export class CheckpointStore {
   readonly tasksDir: string;
   readonly sandboxesDir: string;
   private readonly logger: Logger;
-  /** Per-task chain so appends to one log happen in the order they were asked for. */
-  private readonly chains = new Map<string, Promise<void>>();
+  /** Per-task log writers: appends to one log land in the order they were asked for. */
+  private readonly logWriters = new Map<string, LogWriter>();
 
   private constructor(options: CheckpointStoreOptions) {
     this.dir = path.resolve(options.dir);
@@ -74,12 +74,18 @@ export class CheckpointStore {
     await writeFileAtomic(path.join(this.dir, 'agent.json'), JSON.stringify({ agent_id: agentId }));
   }
 
-  /** container.json first, then task.json: a task is known once task.json exists. */
+  /**
+   * container.json and task.json, both durable when this resolves (renamed in that order, one
+   * directory fsync). A task is known once both exist; loadTasks() drops a directory with only one,
+   * which a crash before this resolves can leave (the launch was then never accepted).
+   */
   async saveTask(task: TaskInfo, container: ContainerRecord): Promise<void> {
     const dir = this.taskDir(task.task_id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(path.join(dir, 'container.json'), JSON.stringify(container));
-    await writeFileAtomic(path.join(dir, 'task.json'), JSON.stringify(task));
+    await writeFilesAtomic(dir, [
+      { name: 'container.json', content: JSON.stringify(container) },
+      { name: 'task.json', content: JSON.stringify(task) },
+    ]);
   }
 
   async saveHandle(taskId: string, handle: TaskHandle): Promise<void> {
@@ -87,11 +93,11 @@ export class CheckpointStore {
   }
 
   appendUpdate(taskId: string, update: TaskStatus): Promise<void> {
-    return this.chain(taskId, () => appendLineDurable(this.logFile(taskId), formatEntry({ update })));
+    return this.append(taskId, formatEntry({ update }));
   }
 
   appendAck(taskId: string, uuid: string): Promise<void> {
-    return this.chain(taskId, () => appendLineDurable(this.logFile(taskId), formatEntry({ ack: uuid })));
+    return this.append(taskId, formatEntry({ ack: uuid }));
   }
 
   async removeTask(taskId: string): Promise<void> {
@@ -145,16 +151,46 @@ export class CheckpointStore {
     return path.join(this.taskDir(taskId), 'updates.log');
   }
 
-  private chain(taskId: string, op: () => Promise<void>): Promise<void> {
-    const previous = this.chains.get(taskId) ?? Promise.resolve();
-    const next = previous.then(op, op);
-    const tail = next.catch(() => undefined);
-    this.chains.set(taskId, tail);
-    void tail.then(() => {
-      if (this.chains.get(taskId) === tail) this.chains.delete(taskId);
-    });
-    return next;
+  /**
+   * Group commit per log: one write + fsync at a time; lines asked for while it runs go out together
+   * in the next one, in the order asked. Each caller resolves once its line is durable; a failed
+   * write fails only the lines it carried.
+   */
+  private append(taskId: string, line: string): Promise<void> {
+    let writer = this.logWriters.get(taskId);
+    if (!writer) {
+      writer = { lines: [], waiters: [], flushing: false };
+      this.logWriters.set(taskId, writer);
+    }
+    const target = writer;
+    const durable = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
+    target.lines.push(line);
+    if (!target.flushing) void this.flush(taskId, target);
+    return durable;
   }
+
+  private async flush(taskId: string, writer: LogWriter): Promise<void> {
+    writer.flushing = true;
+    while (writer.lines.length > 0) {
+      const { lines, waiters } = writer;
+      writer.lines = [];
+      writer.waiters = [];
+      try {
+        await appendLinesDurable(this.logFile(taskId), lines);
+        for (const waiter of waiters) waiter.resolve();
+      } catch (err) {
+        for (const waiter of waiters) waiter.reject(err);
+      }
+    }
+    writer.flushing = false;
+    if (this.logWriters.get(taskId) === writer) this.logWriters.delete(taskId);
+  }
+}
+
+interface LogWriter {
+  lines: string[];
+  waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+  flushing: boolean;
 }
 
 async function readJson(file: string): Promise<unknown> {

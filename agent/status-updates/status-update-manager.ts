@@ -1,7 +1,9 @@
 // Reliable status updates: per task an ordered queue whose head is sent to the master until the
 // master acknowledges its uuid, then the next. Each update is checkpointed before it is first sent
 // and each acknowledgement is recorded, so after a restart exactly the unacknowledged ones are sent
-// again. At-least-once, in order per task; tasks do not wait for each other.
+// again. At-least-once, in order per task; tasks do not wait for each other. The next update goes
+// out while the previous acknowledgement is still being recorded: a crash before that record is
+// durable only means the acknowledged update is sent once more (the master deduplicates by uuid).
 import {
   INTERNAL_PATHS,
   RemoteError,
@@ -35,6 +37,8 @@ interface Link {
 interface TaskQueue {
   pending: TaskStatus[];
   draining: boolean;
+  /** Acknowledgements being recorded; the queue counts as busy until they are durable. */
+  acks: Set<Promise<void>>;
 }
 
 export class StatusUpdateManager {
@@ -86,7 +90,8 @@ export class StatusUpdateManager {
   }
 
   hasPending(taskId: string): boolean {
-    return this.pending(taskId).length > 0;
+    const q = this.queues.get(taskId);
+    return q !== undefined && (q.pending.length > 0 || q.acks.size > 0);
   }
 
   /** Resolves once no update is waiting for an acknowledgement (tests, graceful shutdown). */
@@ -96,14 +101,14 @@ export class StatusUpdateManager {
   }
 
   private isIdle(): boolean {
-    for (const q of this.queues.values()) if (q.pending.length > 0) return false;
+    for (const q of this.queues.values()) if (q.pending.length > 0 || q.acks.size > 0) return false;
     return true;
   }
 
   private queue(taskId: string): TaskQueue {
     let q = this.queues.get(taskId);
     if (!q) {
-      q = { pending: [], draining: false };
+      q = { pending: [], draining: false, acks: new Set() };
       this.queues.set(taskId, q);
     }
     return q;
@@ -121,9 +126,10 @@ export class StatusUpdateManager {
     q.draining = true;
     void this.sendLoop(taskId, q)
       .catch((err: unknown) => this.options.logger.error({ err, taskId }, 'status update sender failed'))
+      .then(() => settled(q.acks))
       .finally(() => {
         q.draining = false;
-        if (q.pending.length === 0) {
+        if (q.pending.length === 0 && q.acks.size === 0) {
           this.queues.delete(taskId);
           if (this.isIdle()) {
             for (const resolve of this.idleWaiters) resolve();
@@ -139,7 +145,12 @@ export class StatusUpdateManager {
     let attempt = 0;
     while (!this.stopped) {
       const head = q.pending[0];
-      if (!head) return;
+      if (!head) {
+        if (q.acks.size === 0) return;
+        // Stay the sender until the acknowledgements are durable; anything queued meanwhile goes next.
+        await settled(q.acks);
+        continue;
+      }
       const link = this.link;
       if (!link) return; // resume() restarts the loop
       const wake = this.wake.signal;
@@ -148,7 +159,7 @@ export class StatusUpdateManager {
       switch (outcome) {
         case 'acknowledged':
         case 'rejected':
-          await this.options.store.appendAck(taskId, head.uuid);
+          this.recordAck(taskId, q, head.uuid);
           if (q.pending[0] === head) q.pending.shift();
           attempt = 0;
           break;
@@ -165,6 +176,16 @@ export class StatusUpdateManager {
           assertNever(outcome, 'send outcome');
       }
     }
+  }
+
+  /** Records an acknowledgement without holding up the next send (the log keeps the order). */
+  private recordAck(taskId: string, q: TaskQueue, uuid: string): void {
+    const recorded = this.options.store.appendAck(taskId, uuid).catch((err: unknown) => {
+      // Not fatal: after a restart the update is sent again and acknowledged again.
+      this.options.logger.warn({ err, taskId, uuid }, 'could not record a status update acknowledgement');
+    });
+    q.acks.add(recorded);
+    void recorded.then(() => q.acks.delete(recorded));
   }
 
   private async sendOne(link: Link, update: TaskStatus): Promise<'acknowledged' | 'rejected' | 'agent-unknown' | 'retry'> {
@@ -186,4 +207,8 @@ export class StatusUpdateManager {
       return 'retry';
     }
   }
+}
+
+async function settled(promises: ReadonlySet<Promise<void>>): Promise<void> {
+  await Promise.allSettled([...promises]);
 }

@@ -261,12 +261,16 @@ export class TaskManager {
       await this.send(record, 'TASK_ERROR', { reason: 'REASON_TASK_INVALID', message: 'a task without a Docker container needs command.value', source: 'SOURCE_AGENT' });
       return;
     }
-    await mkdir(record.sandboxDir, { recursive: true, mode: 0o755 });
     if (record.kill) {
       await this.send(record, 'TASK_KILLED', { reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Task killed before it was started', source: 'SOURCE_AGENT' });
       return;
     }
+    // The sandbox is made while TASK_STARTING is checkpointed; a kill asked for meanwhile is honoured
+    // once the task has started, like one that comes during the start.
+    const sandboxMade = mkdir(record.sandboxDir, { recursive: true, mode: 0o755 });
+    sandboxMade.catch(() => undefined);
     await this.send(record, 'TASK_STARTING', { source: 'SOURCE_EXECUTOR' });
+    await sandboxMade;
     let handle: TaskHandle;
     try {
       handle = await executor.startTask(this.configFor(record));

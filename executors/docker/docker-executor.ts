@@ -77,6 +77,8 @@ export class DockerExecutor implements Executor {
   private readonly exits = new Map<string, Promise<ExitResult>>();
   /** dockerId → the copy of its output into the sandbox. */
   private readonly logs = new Map<string, AttachedLogs>();
+  /** dockerId → the attach of that copy while under way (`logs` has it once it resolves). */
+  private readonly attaching = new Map<string, Promise<void>>();
   /** dockerId → signals we sent, to name the one that ended it. */
   private readonly signalsSent = new Map<string, Set<NodeJS.Signals>>();
   private readonly statsMeta = new Map<string, StatsMeta>();
@@ -134,8 +136,10 @@ export class DockerExecutor implements Executor {
       throw this.engineError('LAUNCH_FAILED', `cannot start container ${spec.name}`, err);
     }
     const startedAt = Date.now();
-    // Attached after start: the engine replays everything the container wrote so far, so nothing is lost.
-    await this.followOutput(dockerId, config.sandboxDir, undefined, log);
+    // Attached after start: the engine replays everything the container wrote so far, so nothing is
+    // lost. Not awaited: the engine answers only once a short task has ended, and the launch need not
+    // wait for that; everything that reads the copy (exit, destroy, close) waits for the attach first.
+    this.attach(dockerId, config.sandboxDir, undefined, log);
     log.info({ dockerId, image }, 'container started');
     return {
       kind: 'docker',
@@ -170,6 +174,7 @@ export class DockerExecutor implements Executor {
 
   async destroyTask(handle: TaskHandle): Promise<void> {
     const id = this.dockerRef(handle);
+    await this.attaching.get(id);
     const logs = this.logs.get(id);
     if (logs) {
       logs.close();
@@ -194,6 +199,7 @@ export class DockerExecutor implements Executor {
     // restart neither floods the files with duplicates nor loses what was written while we were down.
     const since = await resumeSinceSecs(handle.sandboxDir);
     const log = this.logger.child({ taskId: handle.taskId, containerId: handle.containerId });
+    await this.attaching.get(id);
     if (!this.logs.has(id)) await this.followOutput(id, handle.sandboxDir, since, log);
     if (info.running) return { running: true };
     // Exited: the stream just replays the tail and ends; let it land before reporting.
@@ -268,6 +274,7 @@ export class DockerExecutor implements Executor {
    * restart). A later executor picks them up with findTasks() / recoverTask().
    */
   async close(): Promise<void> {
+    await Promise.all(this.attaching.values());
     const attached = [...this.logs.values()];
     this.logs.clear();
     for (const logs of attached) logs.close();
@@ -324,6 +331,14 @@ export class DockerExecutor implements Executor {
     log.info({ image, ms: Date.now() - started }, 'image pulled');
   }
 
+  /** followOutput in the background, tracked in `attaching` until it has settled (it never rejects). */
+  private attach(id: string, sandboxDir: string, since: number | undefined, log: Logger): void {
+    const attached = this.followOutput(id, sandboxDir, since, log).finally(() => {
+      if (this.attaching.get(id) === attached) this.attaching.delete(id);
+    });
+    this.attaching.set(id, attached);
+  }
+
   private async followOutput(id: string, sandboxDir: string, since: number | undefined, log: Logger): Promise<void> {
     try {
       const attached = await attachLogs(this.client, id, sandboxDir, since);
@@ -339,12 +354,17 @@ export class DockerExecutor implements Executor {
 
   private async awaitExit(id: string): Promise<ExitResult> {
     await this.client.waitContainer(id);
-    const info = await this.client.inspectContainer(id);
+    // Report the exit only once its last output is in the sandbox files (the copy ends with the
+    // container); the inspect runs meanwhile.
+    const [info] = await Promise.all([this.client.inspectContainer(id), this.outputCopied(id)]);
     if (!info) return VANISHED;
-    // Report the exit only once its last output is in the sandbox files.
+    return this.exitFrom(id, info);
+  }
+
+  private async outputCopied(id: string): Promise<void> {
+    await this.attaching.get(id);
     const logs = this.logs.get(id);
     if (logs) await withDeadline(logs.finished, LOG_FLUSH_MS);
-    return this.exitFrom(id, info);
   }
 
   private exitFrom(id: string, info: ContainerDetails, detail?: string): ExitResult {

@@ -2,16 +2,16 @@
 // pids, freezer), beneath this process's own cgroup in that hierarchy. Limits are plain data
 // (controllerWrites) written by writeCgroupFiles; setup fans out with Promise.allSettled and reports
 // every failure by controller (Mesos); kill is freeze + SIGKILL + thaw (containerd).
-import { access, mkdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { errorMessage, type Logger, type ResourceStatistics } from '../../common/index.js';
-import { readCgroupFile, writeCgroupFiles } from '../cgroup-files.js';
 import { DEFAULT_CGROUP_MOUNT, readOwnCgroupPaths } from '../detect.js';
 import { IsolatorError } from '../errors.js';
 import type { ContainerLimits, Isolator, Limitation } from '../isolator.js';
 import { REQUIRED_CONTROLLERS, V1_CONTROLLERS, parseLimit, type V1Controller } from './controller.js';
 import { FREEZER_STATE_FILE, parseFreezerState } from './freezer.js';
 import { MEMSW_LIMIT_FILE, parseOomKills } from './memory.js';
+import { existsNow, mkdirNow, readCgroupFileNow, writeCgroupFilesNow } from './cgroupfs-now.js';
 import { readCgroups1Usage } from './usage.js';
 import { controllerWrites } from './writes.js';
 
@@ -50,15 +50,6 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Rejects ids that could escape the container's directory. */
@@ -142,7 +133,7 @@ export class Cgroups1Isolator implements Isolator {
       throw new IsolatorError('CGROUP_SETUP_FAILED', `cannot make the cgroups root: ${failures.join('; ')}`);
     }
     const memory = byController.get('memory');
-    const memsw = memory !== undefined && (await pathExists(join(memory.base, MEMSW_LIMIT_FILE)));
+    const memsw = memory !== undefined && (await existsNow(join(memory.base, MEMSW_LIMIT_FILE)));
     const isolator = new Cgroups1Isolator(hierarchies, byController, memsw, cgroupsRoot, options.logger);
     options.logger.info(
       { hierarchies: hierarchies.map((h) => h.base), memsw, dockerCgroupParent: isolator.dockerCgroupParent },
@@ -181,7 +172,7 @@ export class Cgroups1Isolator implements Isolator {
       this.hierarchies.map(async (h) => {
         const dir = this.dir(h, containerId);
         try {
-          await mkdir(dir);
+          await mkdirNow(dir);
           made.push(dir);
         } catch (err) {
           if (errnoCode(err) !== 'EEXIST') throw err; // an existing cgroup is reused, never removed
@@ -201,16 +192,20 @@ export class Cgroups1Isolator implements Isolator {
         cause: new AggregateError(errors),
       });
     }
-    let oomBaseline: number | undefined;
-    try {
-      oomBaseline = parseOomKills(await readCgroupFile(this.memoryDir(containerId), 'memory.oom_control'));
-    } catch {
-      oomBaseline = undefined;
+    // A memory cgroup made just now has had no OOM kill; only a reused one needs its counter read.
+    const memoryDir = this.memoryDir(containerId);
+    let oomBaseline: number | undefined = made.includes(memoryDir) ? 0 : undefined;
+    if (oomBaseline === undefined) {
+      try {
+        oomBaseline = parseOomKills(await readCgroupFileNow(memoryDir, 'memory.oom_control'));
+      } catch {
+        oomBaseline = undefined;
+      }
     }
     this.containers.set(containerId, { oomBaseline, cleaningUp: false, cancelWatchers: new Set() });
   }
 
-  /** Writes every controller's files in parallel; failures are collected by controller name. */
+  /** Writes every controller's files; failures are collected by controller name. */
   private async writeLimits(
     containerId: string,
     limits: ContainerLimits,
@@ -223,7 +218,7 @@ export class Cgroups1Isolator implements Isolator {
       controllers.map(async (controller) => {
         const dir = this.controllerDir(controller, containerId);
         if (dir === undefined) return;
-        await writeCgroupFiles(dir, controllerWrites(controller, limits, { memsw: this.memsw, currentLimitBytes }));
+        await writeCgroupFilesNow(dir, controllerWrites(controller, limits, { memsw: this.memsw, currentLimitBytes }));
       }),
     );
     results.forEach((result, i) => {
@@ -258,7 +253,7 @@ export class Cgroups1Isolator implements Isolator {
     if (!(await this.exists(containerId))) throw new IsolatorError('NOT_FOUND', `container ${containerId} not found`);
     let current: number | undefined;
     try {
-      current = parseLimit(await readCgroupFile(this.memoryDir(containerId), 'memory.limit_in_bytes'));
+      current = parseLimit(await readCgroupFileNow(this.memoryDir(containerId), 'memory.limit_in_bytes'));
     } catch {
       current = undefined;
     }
@@ -274,10 +269,21 @@ export class Cgroups1Isolator implements Isolator {
 
   async usage(containerId: string): Promise<ResourceStatistics> {
     checkContainerId(containerId);
-    if (!(await pathExists(this.memoryDir(containerId)))) {
+    if (!(await existsNow(this.memoryDir(containerId)))) {
       throw new IsolatorError('NOT_FOUND', `container ${containerId} not found`);
     }
     return readCgroups1Usage(this.dirs(containerId));
+  }
+
+  /** The container's OOM kill count (memory.oom_control alone: what an exit check needs, cheaply). */
+  async oomKills(containerId: string): Promise<number | undefined> {
+    checkContainerId(containerId);
+    try {
+      return parseOomKills(await readCgroupFileNow(this.memoryDir(containerId), 'memory.oom_control'));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new IsolatorError('NOT_FOUND', `container ${containerId} not found`, { cause: err });
+      throw err;
+    }
   }
 
   async watch(containerId: string): Promise<Limitation> {
@@ -307,7 +313,7 @@ export class Cgroups1Isolator implements Isolator {
       const poll = async (): Promise<void> => {
         let kills: number;
         try {
-          kills = parseOomKills(await readCgroupFile(memoryDir, 'memory.oom_control')) ?? 0;
+          kills = parseOomKills(await readCgroupFileNow(memoryDir, 'memory.oom_control')) ?? 0;
         } catch (err) {
           if (watched.cleaningUp) return; // cleanup() rejects with CANCELLED when it is done
           cancel(new IsolatorError('NOT_FOUND', `container ${containerId} vanished`, { cause: err }));
@@ -330,7 +336,7 @@ export class Cgroups1Isolator implements Isolator {
   private async memoryLimitation(memoryDir: string, kills: number): Promise<Limitation> {
     const [limit, max] = await Promise.all(
       ['memory.limit_in_bytes', 'memory.max_usage_in_bytes'].map((file) =>
-        readCgroupFile(memoryDir, file).then(parseLimit, () => undefined),
+        readCgroupFileNow(memoryDir, file).then(parseLimit, () => undefined),
       ),
     );
     const mb = (bytes: number | undefined): string => (bytes === undefined ? '?' : `${Math.round(bytes / 2 ** 20)}MB`);
@@ -345,7 +351,7 @@ export class Cgroups1Isolator implements Isolator {
     checkContainerId(containerId);
     const lists = await Promise.all(
       this.hierarchies.map((h) =>
-        readFile(join(this.dir(h, containerId), 'cgroup.procs'), 'utf8').then(
+        readCgroupFileNow(this.dir(h, containerId), 'cgroup.procs').then(
           (text) => text.split('\n').filter((line) => line.trim() !== '').map(Number),
           () => [] as number[],
         ),
@@ -356,14 +362,16 @@ export class Cgroups1Isolator implements Isolator {
 
   async exists(containerId: string): Promise<boolean> {
     checkContainerId(containerId);
-    const found = await Promise.all(this.hierarchies.map((h) => pathExists(this.dir(h, containerId))));
+    const found = await Promise.all(this.hierarchies.map((h) => existsNow(this.dir(h, containerId))));
     return found.some(Boolean);
   }
 
   async kill(containerId: string): Promise<void> {
     checkContainerId(containerId);
+    // Nothing enters a cgroup unless moved there, so an empty one stays empty: no freeze needed.
+    if ((await this.processes(containerId)).length === 0) return;
     const freezerDir = this.controllerDir('freezer', containerId);
-    const hasFreezer = freezerDir !== undefined && (await pathExists(freezerDir));
+    const hasFreezer = freezerDir !== undefined && (await existsNow(freezerDir));
     const deadline = Date.now() + KILL_DEADLINE_MS;
     for (;;) {
       // Frozen, nothing in the cgroup can fork, so the list we kill is complete.
@@ -408,7 +416,7 @@ export class Cgroups1Isolator implements Isolator {
     // the SIGKILLs then race with forks, and the kill loop goes round again.
     const until = Math.min(deadline, Date.now() + 1_000);
     while (Date.now() < until) {
-      const text = await readCgroupFile(dir, FREEZER_STATE_FILE).catch(() => 'THAWED');
+      const text = await readCgroupFileNow(dir, FREEZER_STATE_FILE).catch(() => 'THAWED');
       if (parseFreezerState(text) !== 'FREEZING') return;
       await delay(POLL_MS);
     }

@@ -1,6 +1,6 @@
-// Reads a container's ResourceStatistics from its v1 cgroup dirs: each file once, all in parallel.
+// Reads a container's ResourceStatistics from its v1 cgroup dirs: each file once (see cgroupfs-now.ts).
 import type { ResourceStatistics } from '../../common/index.js';
-import { readCgroupFile } from '../cgroup-files.js';
+import { readCgroupFileNow } from './cgroupfs-now.js';
 import type { V1Controller } from './controller.js';
 import { parseCpuUsage } from './cpu.js';
 import { parseCpuacctUsage } from './cpuacct.js';
@@ -11,7 +11,7 @@ import { parsePidsUsage } from './pids.js';
 async function readOptional(dir: string | undefined, file: string): Promise<string | undefined> {
   if (dir === undefined) return undefined;
   try {
-    return await readCgroupFile(dir, file);
+    return await readCgroupFileNow(dir, file);
   } catch {
     return undefined;
   }
