@@ -34,6 +34,11 @@ export interface Isolator {
   isolate(containerId: string, pid: number): Promise<void>;
   update(containerId: string, limits: ContainerLimits): Promise<void>;
   usage(containerId: string): Promise<ResourceStatistics>;
+  /**
+   * The container's OOM kill count alone — what every task exit must check, without reading the full
+   * usage. undefined when the isolator cannot tell (posix).
+   */
+  oomKills(containerId: string): Promise<number | undefined>;
   /** Resolves when a limit is hit (OOM kill). Rejects with IsolatorError code CANCELLED after cleanup. */
   watch(containerId: string): Promise<Limitation>;
   /** PIDs currently in the container's cgroup; [] if it does not exist. */

@@ -9,6 +9,10 @@ export class FakeIsolator implements Isolator {
   async prepare(_containerId: string, _limits: ContainerLimits): Promise<void> {}
   async isolate(_containerId: string, _pid: number): Promise<void> {}
   async update(_containerId: string, _limits: ContainerLimits): Promise<void> {}
+  async oomKills(_containerId: string): Promise<number | undefined> {
+    return 0;
+  }
+
   async usage(_containerId: string): Promise<ResourceStatistics> {
     return { timestamp: Date.now() / 1000 };
   }

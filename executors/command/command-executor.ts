@@ -92,34 +92,47 @@ export class CommandExecutor implements Executor {
     const command = config.task.command;
     let argv: string[];
     let env: Record<string, string>;
-    let user: UserIds | undefined;
     try {
       argv = taskArgv(command);
       env = taskEnv({ command, extra: config.env, sandboxDir });
-      if (command?.shell === false) await findProgram(argv[0] ?? '', env.PATH ?? '', sandboxDir);
-      user = command?.user ? await resolveUser(command.user) : undefined;
-      await this.prepareSandbox(sandboxDir, user);
     } catch (err) {
       throw asLaunchFailed(err);
     }
-
-    try {
-      await this.isolator.prepare(containerId, config.limits);
-    } catch (err) {
-      throw new ExecutorError('LAUNCH_FAILED', `cannot prepare isolation: ${errorMessage(err)}`, { cause: err });
+    // The sandbox and the cgroups are made at the same time; a sandbox problem is reported first, as
+    // it is the task's own, and cgroups made for a launch that fails are removed.
+    const programPath = argv[0] ?? '';
+    const [sandbox, isolation] = await Promise.allSettled([
+      (async () => {
+        if (command?.shell === false) await findProgram(programPath, env.PATH ?? '', sandboxDir);
+        const ids = command?.user ? await resolveUser(command.user) : undefined;
+        await this.prepareSandbox(sandboxDir, ids);
+        return ids;
+      })(),
+      this.isolator.prepare(containerId, config.limits),
+    ]);
+    if (sandbox.status === 'rejected' || isolation.status === 'rejected') {
+      if (isolation.status === 'fulfilled') await this.cleanupAfterFailedLaunch(containerId);
+      if (sandbox.status === 'rejected') throw asLaunchFailed(sandbox.reason);
+      const reason: unknown = isolation.status === 'rejected' ? isolation.reason : undefined;
+      throw new ExecutorError('LAUNCH_FAILED', `cannot prepare isolation: ${errorMessage(reason)}`, { cause: reason });
     }
+    const user: UserIds | undefined = sandbox.value;
     let pid: number;
     try {
       pid = await this.spawnIsolated(config, argv, env, user);
     } catch (err) {
-      await this.isolator.cleanup(containerId).catch((cleanupErr: unknown) => {
-        this.logger.warn({ containerId, err: cleanupErr }, 'cleanup after a failed launch failed');
-      });
+      await this.cleanupAfterFailedLaunch(containerId);
       throw asLaunchFailed(err);
     }
     this.watchLimits(containerId);
     this.logger.info({ taskId: config.task.task_id, containerId, pid }, 'command task started');
     return { kind: 'command', taskId: config.task.task_id, containerId, sandboxDir, pid, startedAt: this.clock.now() };
+  }
+
+  private async cleanupAfterFailedLaunch(containerId: string): Promise<void> {
+    await this.isolator.cleanup(containerId).catch((cleanupErr: unknown) => {
+      this.logger.warn({ containerId, err: cleanupErr }, 'cleanup after a failed launch failed');
+    });
   }
 
   waitTask(handle: TaskHandle): Promise<ExitResult> {
@@ -202,14 +215,19 @@ export class CommandExecutor implements Executor {
   /** Our state dir in the sandbox, without a status from an earlier run; owned by the task's user. */
   private async prepareSandbox(sandboxDir: string, user: UserIds | undefined): Promise<void> {
     // Not recursive: the sandbox must already exist (the agent makes it); only the state dir is ours.
-    await mkdir(stateDir(sandboxDir)).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new ExecutorError('LAUNCH_FAILED', `cannot use sandbox ${sandboxDir}: ${errorMessage(err)}`, {
-          cause: err,
-        });
-      }
-    });
-    await rm(exitStatusFile(sandboxDir), { force: true });
+    const made = await mkdir(stateDir(sandboxDir)).then(
+      () => true,
+      (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new ExecutorError('LAUNCH_FAILED', `cannot use sandbox ${sandboxDir}: ${errorMessage(err)}`, {
+            cause: err,
+          });
+        }
+        return false;
+      },
+    );
+    // A state dir made just now holds no status; only a reused one may.
+    if (!made) await rm(exitStatusFile(sandboxDir), { force: true });
     if (user) {
       await chown(sandboxDir, user.uid, user.gid);
       await chown(stateDir(sandboxDir), user.uid, user.gid);
@@ -228,15 +246,15 @@ export class CommandExecutor implements Executor {
     const files: FileHandle[] = [];
     let spawned: Promise<ChildProcess>;
     let exited: Promise<WrapperExit>;
+    let closed: Promise<void>;
     try {
-      const stdout = await open(join(sandboxDir, 'stdout'), 'a');
-      files.push(stdout);
-      const stderr = await open(join(sandboxDir, 'stderr'), 'a');
-      files.push(stderr);
-      if (user) {
-        await stdout.chown(user.uid, user.gid);
-        await stderr.chown(user.uid, user.gid);
-      }
+      // Both at once; whichever opened is closed below even if the other failed.
+      const opened = await Promise.allSettled(['stdout', 'stderr'].map((name) => open(join(sandboxDir, name), 'a')));
+      for (const result of opened) if (result.status === 'fulfilled') files.push(result.value);
+      for (const result of opened) if (result.status === 'rejected') throw result.reason;
+      const [stdout, stderr] = files;
+      if (!stdout || !stderr) throw new Error('cannot open the sandbox log files');
+      if (user) await Promise.all(files.map((f) => f.chown(user.uid, user.gid)));
       const child = spawn(file ?? '/bin/sh', args, {
         cwd: sandboxDir,
         env,
@@ -254,32 +272,38 @@ export class CommandExecutor implements Executor {
         child.once('exit', (code, signal) => resolve({ code, signal })),
       );
     } finally {
-      // The child holds its own copies of the descriptors.
-      await Promise.all(files.map((f) => f.close()));
+      // The child holds its own copies of the descriptors: ours close while the launch goes on.
+      closed = Promise.all(files.map((f) => f.close())).then(noop);
+      closed.catch(noop);
     }
-    const child = await spawned;
-    child.on('error', (err) => this.logger.warn({ containerId, err }, 'wrapper process error'));
-    const pid = child.pid;
-    if (pid === undefined) throw new ExecutorError('LAUNCH_FAILED', 'the wrapper process has no pid');
-    // Not ref'd: an agent that stops must not be held up by its tasks (they are meant to outlive it).
-    child.unref();
-
     try {
-      await this.isolator.isolate(containerId, pid);
-      await release(child.stdio[3] as Writable | null);
-    } catch (err) {
-      signalQuietly(-pid, 'SIGKILL');
-      await exited;
-      throw new ExecutorError('LAUNCH_FAILED', `cannot isolate the task: ${errorMessage(err)}`, { cause: err });
+      const child = await spawned;
+      child.on('error', (err) => this.logger.warn({ containerId, err }, 'wrapper process error'));
+      const pid = child.pid;
+      if (pid === undefined) throw new ExecutorError('LAUNCH_FAILED', 'the wrapper process has no pid');
+      // Not ref'd: an agent that stops must not be held up by its tasks (they are meant to outlive it).
+      child.unref();
+
+      try {
+        await this.isolator.isolate(containerId, pid);
+        await release(child.stdio[3] as Writable | null);
+      } catch (err) {
+        signalQuietly(-pid, 'SIGKILL');
+        await exited;
+        throw new ExecutorError('LAUNCH_FAILED', `cannot isolate the task: ${errorMessage(err)}`, { cause: err });
+      }
+      this.ownTasks.set(containerId, { child, exited });
+      return pid;
+    } finally {
+      await closed;
     }
-    this.ownTasks.set(containerId, { child, exited });
-    return pid;
   }
 
   private async computeExit(handle: TaskHandle): Promise<ExitResult> {
     const { containerId, sandboxDir } = handle;
     const own = this.ownTasks.get(containerId);
     let result: ExitResult;
+    let oom: Promise<boolean> | undefined;
     if (own) {
       // Waiting keeps the process alive; otherwise the child does not.
       own.child.ref();
@@ -294,6 +318,8 @@ export class CommandExecutor implements Executor {
             ? decodeShellStatus(status)
             : { exitCode: null, signal, oomKilled: false, message: `terminated by ${signal}` };
       } else {
+        // The OOM counter is read alongside (below it is then known at once).
+        oom = this.wasOomKilled(containerId);
         const recorded = await readExitStatus(sandboxDir);
         result =
           recorded === undefined && code === NOT_RELEASED_STATUS
@@ -309,7 +335,7 @@ export class CommandExecutor implements Executor {
           : { exitCode: null, signal: null, oomKilled: false, message: UNKNOWN_EXIT_MESSAGE };
     }
     // Read before anyone cleans the cgroup up: the counter goes with it.
-    if (await this.wasOomKilled(containerId)) {
+    if (await (oom ?? this.wasOomKilled(containerId))) {
       result = {
         ...result,
         oomKilled: true,
@@ -334,7 +360,7 @@ export class CommandExecutor implements Executor {
   private async wasOomKilled(containerId: string): Promise<boolean> {
     if (this.oomSeen.has(containerId)) return true;
     try {
-      return ((await this.isolator.usage(containerId)).mem_oom_kills ?? 0) > 0;
+      return ((await this.isolator.oomKills(containerId)) ?? 0) > 0;
     } catch {
       return false;
     }

@@ -106,7 +106,7 @@ export class Cgroups2Isolator implements Isolator {
     }
     try {
       await this.applyLimits(containerId, dir, limits);
-      this.oomBaselines.set(containerId, await this.oomKills(dir).catch(() => 0));
+      this.oomBaselines.set(containerId, await this.readOomKills(dir).catch(() => 0));
     } catch (err) {
       if (made) await rmdir(dir).catch((e: unknown) => this.logger.warn({ dir, err: e }, 'removing a failed cgroup'));
       throw err;
@@ -141,7 +141,7 @@ export class Cgroups2Isolator implements Isolator {
 
   async watch(containerId: string): Promise<Limitation> {
     const dir = await this.existingDir(containerId);
-    const baseline = this.oomBaselines.get(containerId) ?? (await this.oomKills(dir).catch(() => 0));
+    const baseline = this.oomBaselines.get(containerId) ?? (await this.readOomKills(dir).catch(() => 0));
     return new Promise<Limitation>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const watcher: Watcher = {
@@ -159,7 +159,7 @@ export class Cgroups2Isolator implements Isolator {
         timer = undefined;
         let kills: number;
         try {
-          kills = await this.oomKills(dir);
+          kills = await this.readOomKills(dir);
         } catch (err) {
           // The cgroup went away under us (cleanup, or someone else): nothing left to watch.
           watcher.reject(
@@ -244,7 +244,11 @@ export class Cgroups2Isolator implements Isolator {
     return dir;
   }
 
-  private async oomKills(dir: string): Promise<number> {
+  async oomKills(containerId: string): Promise<number | undefined> {
+    return this.readOomKills(await this.existingDir(containerId));
+  }
+
+  private async readOomKills(dir: string): Promise<number> {
     return parseFlatKeyed(await readCgroupFile(dir, 'memory.events')).get('oom_kill') ?? 0;
   }
 

@@ -54,6 +54,11 @@ export class PosixIsolator implements Isolator {
     this.get(containerId).limits = limits;
   }
 
+  /** No memory cgroup, so no OOM counter. */
+  async oomKills(_containerId: string): Promise<number | undefined> {
+    return undefined;
+  }
+
   async usage(containerId: string): Promise<ResourceStatistics> {
     const container = this.get(containerId);
     const stats = await Promise.all([...container.pids].map((pid) => readProcStat(pid)));
