@@ -231,6 +231,7 @@ export class Agent {
       await this.link?.stop();
       await this.server?.close();
       await tasksStopped;
+      await this.parts.store.close();
       this.parts.logger.info({ agentId: this.id }, 'agent stopped (tasks left running)');
     })();
     return this.stopping;

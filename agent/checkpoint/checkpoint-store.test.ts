@@ -45,6 +45,17 @@ describe('agent checkpoint store', () => {
     assert.deepEqual([...loaded.acknowledged], ['u1']);
   });
 
+  it('close() lets writes under way land and refuses later ones', async () => {
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: store.sandboxDirFor('c1'), kind: 'command' });
+    const underWay = store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1'));
+    await store.close();
+    await underWay;
+    await assert.rejects(store.appendUpdate(task.task_id, update('TASK_RUNNING', 'u2')), { code: 'STOPPED' });
+    await assert.rejects(store.saveAgentId('agent-2'), { code: 'STOPPED' });
+    const [loaded] = await (await CheckpointStore.create({ dir, logger: silentLogger })).loadTasks();
+    assert.deepEqual(loaded?.updates.map((u) => u.uuid), ['u1']);
+  });
+
   it('drops a torn last line of the update log and keeps appending after it', async () => {
     await store.saveTask(task, { container_id: 'c1', sandbox_dir: store.sandboxDirFor('c1'), kind: 'command' });
     await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1'));

@@ -44,6 +44,9 @@ export class CheckpointStore {
   private readonly logger: Logger;
   /** Per-task log writers: appends to one log land in the order they were asked for. */
   private readonly logWriters = new Map<string, LogWriter>();
+  /** Writes under way: close() waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
 
   private constructor(options: CheckpointStoreOptions) {
     this.dir = path.resolve(options.dir);
@@ -70,8 +73,26 @@ export class CheckpointStore {
     return typeof id === 'string' && id !== '' ? id : undefined;
   }
 
-  async saveAgentId(agentId: string): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, 'agent.json'), JSON.stringify({ agent_id: agentId }));
+  /**
+   * A stopped agent must leave its work dir alone (the next agent owns it): waits for the writes
+   * under way and refuses new ones.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Runs a write unless the store is closed, and lets close() wait for it. */
+  private write<T>(run: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new AgentError('STOPPED', 'the agent has stopped: checkpoint not written'));
+    const pending = run();
+    this.inFlight.add(pending);
+    void pending.finally(() => this.inFlight.delete(pending)).catch(() => undefined);
+    return pending;
+  }
+
+  saveAgentId(agentId: string): Promise<void> {
+    return this.write(() => writeFileAtomic(path.join(this.dir, 'agent.json'), JSON.stringify({ agent_id: agentId })));
   }
 
   /**
@@ -79,17 +100,19 @@ export class CheckpointStore {
    * directory fsync). A task is known once both exist; loadTasks() drops a directory with only one,
    * which a crash before this resolves can leave (the launch was then never accepted).
    */
-  async saveTask(task: TaskInfo, container: ContainerRecord): Promise<void> {
+  saveTask(task: TaskInfo, container: ContainerRecord): Promise<void> {
     const dir = this.taskDir(task.task_id);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFilesAtomic(dir, [
-      { name: 'container.json', content: JSON.stringify(container) },
-      { name: 'task.json', content: JSON.stringify(task) },
-    ]);
+    return this.write(async () => {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFilesAtomic(dir, [
+        { name: 'container.json', content: JSON.stringify(container) },
+        { name: 'task.json', content: JSON.stringify(task) },
+      ]);
+    });
   }
 
-  async saveHandle(taskId: string, handle: TaskHandle): Promise<void> {
-    await writeFileAtomic(path.join(this.taskDir(taskId), 'handle.json'), JSON.stringify(handle));
+  saveHandle(taskId: string, handle: TaskHandle): Promise<void> {
+    return this.write(() => writeFileAtomic(path.join(this.taskDir(taskId), 'handle.json'), JSON.stringify(handle)));
   }
 
   appendUpdate(taskId: string, update: TaskStatus): Promise<void> {
@@ -100,8 +123,8 @@ export class CheckpointStore {
     return this.append(taskId, formatEntry({ ack: uuid }));
   }
 
-  async removeTask(taskId: string): Promise<void> {
-    await rm(this.taskDir(taskId), { recursive: true, force: true });
+  removeTask(taskId: string): Promise<void> {
+    return this.write(() => rm(this.taskDir(taskId), { recursive: true, force: true }));
   }
 
   /** Every checkpointed task. A directory without task.json (died before the launch was accepted) is removed. */
@@ -157,6 +180,10 @@ export class CheckpointStore {
    * write fails only the lines it carried.
    */
   private append(taskId: string, line: string): Promise<void> {
+    return this.write(() => this.enqueue(taskId, line));
+  }
+
+  private enqueue(taskId: string, line: string): Promise<void> {
     let writer = this.logWriters.get(taskId);
     if (!writer) {
       writer = { lines: [], waiters: [], flushing: false };
