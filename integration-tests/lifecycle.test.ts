@@ -35,6 +35,14 @@ describe('task life cycle', function () {
     assert.match(await sandboxFile(done, 'stdout'), /hello from/);
   });
 
+  it('serves sandbox files and nothing outside the sandboxes', async () => {
+    const agent = cluster.agents[0]!;
+    for (const path of ['/etc/passwd', `${agent.workDir}/agent/agent.json`, `${agent.workDir}/agent/sandboxes/../agent.json`]) {
+      const response = await fetch(`${agent.url}/files/read?path=${encodeURIComponent(path)}&offset=0`);
+      assert.equal(response.status, 403, `${path}: ${response.status} ${await response.text()}`);
+    }
+  });
+
   it('runs a docker task to TASK_FINISHED', async () => {
     const task = await cluster.submit({
       name: 'hello-docker',
