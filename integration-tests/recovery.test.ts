@@ -93,4 +93,33 @@ describe('agent recovery', function () {
       assert.equal((await cluster.task(task.task_id)).state, 'TASK_LOST');
     });
   });
+
+  describe('master restart', () => {
+    let cluster: TestCluster;
+    before(async () => {
+      cluster = await TestCluster.start({ agentArgs: ['--docker', 'off', '--resources', 'cpus:1;mem:256'] });
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+
+    it('keeps running tasks (reported by the agent) and waiting submissions (from its registry) across a crash', async () => {
+      const running = await cluster.submit({ name: 'keeps-running', resources: { cpus: 0.5, mem: 200 }, command: { value: 'while :; do sleep 0.2; done' } });
+      await cluster.waitForState(running.task_id, ['TASK_RUNNING']);
+      const waiting = await cluster.submit({ name: 'keeps-waiting', resources: { cpus: 0.5, mem: 200 }, command: { value: 'sleep 600' } });
+      assert.equal((await cluster.task(waiting.task_id)).state, 'TASK_STAGING');
+
+      await cluster.master!.crash();
+      await cluster.startMaster();
+      await cluster.waitForAgents(1);
+
+      // The agent re-registered and reported its task; the submission came back from the registry.
+      await cluster.waitForState(running.task_id, ['TASK_RUNNING']);
+      assert.equal((await cluster.task(waiting.task_id)).state, 'TASK_STAGING');
+      // And the restarted master still acts on both: kill the first, the second gets its room.
+      await cluster.kill(running.task_id);
+      await cluster.waitForState(running.task_id, ['TASK_KILLED']);
+      await cluster.waitForState(waiting.task_id, ['TASK_RUNNING']);
+    });
+  });
 });
