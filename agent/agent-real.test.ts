@@ -6,11 +6,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { INTERNAL_PATHS, createLogger, isTerminal, requestJson, silentLogger, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
+import { INTERNAL_PATHS, createLogger, isTerminal, requestJson, silentLogger, waitFor, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
 import { Agent } from './agent.js';
 import type { AgentState } from './http/index.js';
 import { ownV2Base, removeCgroupsRoot, requireRealCgroups, testCgroupsRoot, type RealCgroupVersion } from './testing/cgroups.js';
-import { FakeMaster, waitFor } from './testing/fake-master.js';
+import { FakeMaster } from './testing/fake-master.js';
 
 function taskInfo(id: string, command: string, mem = 64): TaskInfo {
   return { task_id: id, name: id, agent_id: 'agent-1', resources: { cpus: 0.5, mem }, command: { value: command } };

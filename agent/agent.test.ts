@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { INTERNAL_PATHS, RemoteError, requestJson, silentLogger, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
+import { INTERNAL_PATHS, RemoteError, requestJson, silentLogger, waitFor, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
 import { ExecutorError } from '../executors/index.js';
 import { Agent } from './agent.js';
 import type { AgentState } from './http/index.js';
 import { FakeExecutor } from './testing/fake-executor.js';
 import { FakeIsolator } from './testing/fake-isolator.js';
-import { FakeMaster, waitFor } from './testing/fake-master.js';
+import { FakeMaster } from './testing/fake-master.js';
 
 function taskInfo(id: string, extra: Partial<TaskInfo> = {}): TaskInfo {
   return { task_id: id, name: id, agent_id: 'agent-1', framework_id: 'tessera-tasks', resources: { cpus: 0.5, mem: 64 }, command: { value: 'sleep 100' }, ...extra };

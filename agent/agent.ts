@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   createLogger,
+  errorMessage,
   isTerminal,
   randomIds,
   type AgentInfo,
@@ -253,8 +254,8 @@ async function createExecutors(options: AgentOptions, isolator: Isolator, logger
         ...(options.onPullProgress ? { onPullProgress: options.onPullProgress } : {}),
       });
     } catch (err) {
-      if (mode === 'on') throw new AgentError('DOCKER_REQUIRED', `--docker on, but the Docker executor cannot start: ${(err as Error).message}`, { cause: err });
-      logger.info({ err: (err as Error).message }, 'Docker is not available; running command tasks only');
+      if (mode === 'on') throw new AgentError('DOCKER_REQUIRED', `--docker on, but the Docker executor cannot start: ${errorMessage(err)}`, { cause: err });
+      logger.info({ err: errorMessage(err) }, 'Docker is not available; running command tasks only');
     }
   }
   return executors;

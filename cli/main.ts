@@ -4,7 +4,6 @@
 import { CommanderError, Command } from 'commander';
 import { RemoteError, TesseraError, errorMessage } from '../common/index.js';
 import { CliError, EXIT } from './errors.js';
-import { remoteMessage } from './master-client.js';
 import { register as registerAgent } from './commands/agent.js';
 import { register as registerAgents } from './commands/agents.js';
 import { register as registerKill } from './commands/kill.js';
@@ -58,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     if (err instanceof RemoteError) {
-      process.stderr.write(`error: ${remoteMessage(err)}${err.status === undefined ? '' : ` (HTTP ${err.status})`}\n`);
+      process.stderr.write(`error: ${err.peerMessage}${err.status === undefined ? '' : ` (HTTP ${err.status})`}\n`);
       return EXIT.failed;
     }
     process.stderr.write(`error: ${errorMessage(err)}\n`);

@@ -56,16 +56,10 @@ export interface FileChunk {
   offset: number;
 }
 
-/** The message the peer sent, without requestJson's `METHOD url: status` prefix. */
-export function remoteMessage(err: RemoteError): string {
-  const match = /^[A-Z]+ \S+: (?:\d{3} )?(.*)$/s.exec(err.message);
-  return match?.[1] ?? err.message;
-}
-
 /** fetch says only "fetch failed"; the useful part (ECONNREFUSED, a timeout) sits further down the causes. */
 function rootCause(err: RemoteError): string {
   let current: unknown = err.cause;
-  let best = remoteMessage(err);
+  let best = err.peerMessage;
   for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
     const code = (current as Error & { code?: unknown }).code;
     if (current.name === 'TimeoutError') best = 'timed out';

@@ -41,15 +41,30 @@ export class ConflictError extends TesseraError {
   }
 }
 
-/** The peer answered with an error body or could not be reached. */
+export interface RemoteErrorOptions extends ErrorOptions {
+  /** What the peer itself said (its error body's `message`, or why nothing answered); default `message`. */
+  peerMessage?: string;
+  /** The field the peer's error body names, if any. */
+  field?: string;
+}
+
+/**
+ * The peer answered with an error body or could not be reached. `message` names the request
+ * (`METHOD url: status …`) for logs; `peerMessage` and `field` are the peer's own words, for users.
+ */
 export class RemoteError extends TesseraError {
+  readonly peerMessage: string;
+  readonly field: string | undefined;
+
   constructor(
     code: string,
     message: string,
     readonly status: number | undefined,
-    options: ErrorOptions = {},
+    options: RemoteErrorOptions = {},
   ) {
     super(code, message, options);
+    this.peerMessage = options.peerMessage ?? message;
+    this.field = options.field;
   }
 }
 

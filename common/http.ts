@@ -1,4 +1,5 @@
 // HTTP helpers shared by every daemon (koa) and client (fetch): one error mapping, one body reader.
+import type { Server } from 'node:http';
 import type { Context, Next } from 'koa';
 import { RemoteError, TesseraError, ValidationError, errorMessage } from './errors.js';
 import type { ErrorBody } from './types.js';
@@ -105,9 +106,11 @@ export async function requestJson<T>(url: string, options: RequestOptions = {}):
       redirect: 'follow',
     });
   } catch (err) {
-    throw new RemoteError('UNREACHABLE', `${method} ${url}: ${errorMessage(err)}`, undefined, {
+    const reason = errorMessage(err);
+    throw new RemoteError('UNREACHABLE', `${method} ${url}: ${reason}`, undefined, {
       cause: err,
       retryable: true,
+      peerMessage: reason,
     });
   }
   const text = await response.text();
@@ -125,7 +128,30 @@ export async function requestJson<T>(url: string, options: RequestOptions = {}):
     const message = body?.error?.message ?? (typeof parsed === 'string' ? parsed : response.statusText);
     throw new RemoteError(code, `${method} ${url}: ${response.status} ${message}`, response.status, {
       retryable: response.status >= 500,
+      peerMessage: message,
+      field: body?.error?.field,
     });
   }
   return parsed as T;
+}
+
+/** Listens on `host:port` (port 0: an ephemeral one) and resolves with the bound port; a bind error rejects. */
+export function listenHttp(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error(`unexpected server address ${String(address)}`));
+      else resolve(address.port);
+    });
+  });
+}
+
+/** Closes the server and every open connection (an idle keep-alive one would otherwise hold close() open). */
+export function closeHttpServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

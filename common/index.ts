@@ -9,3 +9,5 @@ export * from './errors.js';
 export * from './validation.js';
 export * from './http.js';
 export * from './logging.js';
+export * from './atomic-write.js';
+export * from './wait-for.js';

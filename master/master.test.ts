@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INTERNAL_PATHS, createLogger, silentLogger, type TaskState, type TaskView } from '../common/index.js';
+import { INTERNAL_PATHS, createLogger, silentLogger, waitFor, type TaskState, type TaskView } from '../common/index.js';
 import { Master, type MasterOptions } from './index.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { MasterState } from './operator-state.js';
 import { FakeAgent, type FakeAgentOptions } from './testing/fake-agent.js';
-import { waitFor } from './testing/wait-for.js';
 
 interface Reply<T = unknown> {
   status: number;

@@ -14,7 +14,9 @@ import {
   systemClock,
   taskIdFor,
   assertNever,
+  closeHttpServer,
   isTerminal,
+  listenHttp,
   type Clock,
   type HeartbeatResponse,
   type IdSource,
@@ -190,10 +192,7 @@ export class Master implements MasterApi {
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const timer of this.retryTimers) this.clock.clearTimeout(timer);
     this.retryTimers.clear();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await closeHttpServer(this.server);
     // Let a save already under way land; later ones are dropped (`stopped`).
     await this.registry.save(this.registryState()).catch((err: unknown) => {
       this.logger.error({ err }, 'final registry save failed');
@@ -618,17 +617,7 @@ function taskInfo(entry: PendingSubmission, agentId: string): TaskInfo {
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new MasterStartError(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        reject(new MasterStartError(`unexpected server address ${String(address)}`));
-        return;
-      }
-      resolve(address.port);
-    });
+  return listenHttp(server, port, host).catch((err: unknown) => {
+    throw new MasterStartError(`cannot listen on ${host}:${port}: ${errorMessage(err)}`, { cause: err });
   });
 }

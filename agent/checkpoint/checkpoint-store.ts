@@ -8,10 +8,9 @@
 // Task directories are prefixed so that ids like "." or ".." (legal per the id pattern) stay inside.
 import { mkdir, readFile, readdir, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, TaskInfo, TaskStatus } from '../../common/index.js';
+import { appendLinesDurable, writeFileAtomic, writeFilesAtomic, type Logger, type TaskInfo, type TaskStatus } from '../../common/index.js';
 import type { ExecutorKind, TaskHandle } from '../../executors/index.js';
 import { AgentError } from '../errors.js';
-import { appendLinesDurable, writeFileAtomic, writeFilesAtomic } from './atomic-write.js';
 import { formatEntry, parseUpdateLog } from './update-log.js';
 
 export interface ContainerRecord {

@@ -7,16 +7,17 @@
 //   POST /internal/v1/tasks           LaunchRequest → 202 {"task_id"}
 //   POST /internal/v1/tasks/:id/kill  KillRequest (body optional) → 202 {"task_id"}
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Registry } from 'prom-client';
 import {
   INTERNAL_PATHS,
+  closeHttpServer,
   compileValidator,
   errorMiddleware,
   killRequestSchema,
   launchRequestSchema,
+  listenHttp,
   readJsonBody,
   type KillRequest,
   type Logger,
@@ -99,21 +100,6 @@ export interface RunningServer {
 export async function startHttpServer(options: AgentHttpOptions): Promise<RunningServer> {
   const app = createApp(options);
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listenHttp(server, options.port, options.host);
+  return { server, port, close: () => closeHttpServer(server) };
 }

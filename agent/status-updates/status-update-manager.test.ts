@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { silentLogger, type TaskInfo, type TaskStatus } from '../../common/index.js';
+import { silentLogger, waitFor, type TaskInfo, type TaskStatus } from '../../common/index.js';
 import { CheckpointStore } from '../checkpoint/index.js';
-import { FakeMaster, freePort, waitFor } from '../testing/fake-master.js';
+import { FakeMaster, freePort } from '../testing/fake-master.js';
 import { StatusUpdateManager } from './status-update-manager.js';
 
 const tasks: TaskInfo[] = ['a', 'b'].map((id) => ({ task_id: id, name: id, agent_id: 'agent-1', resources: { cpus: 1, mem: 32 } }));

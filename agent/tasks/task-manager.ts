@@ -8,16 +8,13 @@ import {
   NotFoundError,
   ValidationError,
   assertTransition,
-  compileValidator,
   epochSeconds,
   errorMessage,
   isTerminal,
-  launchRequestSchema,
   randomIds,
   systemClock,
   type Clock,
   type IdSource,
-  type LaunchRequest,
   type Logger,
   type ResourceStatistics,
   type StatusSource,
@@ -70,8 +67,6 @@ interface UpdateFields {
   exitCode?: number;
 }
 
-const validateLaunch = compileValidator(launchRequestSchema);
-
 export class TaskManager {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly clock: Clock;
@@ -87,10 +82,6 @@ export class TaskManager {
     this.logger = options.logger.child({ module: 'tasks' });
   }
 
-  get executorKinds(): ExecutorKind[] {
-    return (Object.keys(this.options.executors) as ExecutorKind[]).filter((k) => this.options.executors[k] !== undefined);
-  }
-
   list(): TaskRecord[] {
     return [...this.tasks.values()];
   }
@@ -100,11 +91,11 @@ export class TaskManager {
   }
 
   /**
-   * Validates and checkpoints the task, then launches it in the background. Resolves once task.json
-   * is durable (the HTTP layer answers 202 then); everything after that is reported by status updates.
+   * Checkpoints the task (already checked against the launch schema by the HTTP layer), then launches
+   * it in the background. Resolves once task.json is durable (the HTTP layer answers 202 then);
+   * everything after that is reported by status updates.
    */
-  async launch(input: TaskInfo): Promise<TaskRecord> {
-    const { task } = validateLaunch({ task: input } satisfies LaunchRequest);
+  async launch(task: TaskInfo): Promise<TaskRecord> {
     const agentId = this.options.agentId();
     if (agentId !== undefined && task.agent_id !== agentId) {
       throw new ValidationError('task.agent_id', `is '${task.agent_id}' but this agent is '${agentId}'`);

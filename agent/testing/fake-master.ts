@@ -4,6 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   INTERNAL_PATHS,
+  closeHttpServer,
+  listenHttp,
   type RegisterRequest,
   type RegisterResponse,
   type TaskStatus,
@@ -45,10 +47,7 @@ export class FakeMaster {
     });
     const master = new FakeMaster(server, options);
     holder.master = master;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-    });
+    await listenHttp(server, options.port ?? 0, '127.0.0.1');
     return master;
   }
 
@@ -82,11 +81,8 @@ export class FakeMaster {
     return [...this.received].reverse().find((u) => u.task_id === taskId);
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  stop(): Promise<void> {
+    return closeHttpServer(this.server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -145,22 +141,10 @@ export class FakeMaster {
   }
 }
 
-/** Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** A loopback port nothing listens on (bound, then released). */
 export async function freePort(): Promise<number> {
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const port = await listenHttp(server, 0, '127.0.0.1');
+  await closeHttpServer(server);
   return port;
 }

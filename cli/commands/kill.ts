@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { isTerminal } from '../../common/index.js';
 import { CliError, EXIT } from '../errors.js';
-import { MasterClient, isStatus, remoteMessage } from '../master-client.js';
+import { MasterClient, isStatus } from '../master-client.js';
 import { masterOption, type MasterFlag } from '../options.js';
 
 export function register(program: Command, setExitCode: (code: number) => void): void {
@@ -25,7 +25,7 @@ export async function kill(taskId: string, options: MasterFlag): Promise<number>
     return EXIT.ok;
   } catch (err) {
     if (isStatus(err, 404)) throw new CliError(`no such task: ${taskId}`);
-    if (isStatus(err, 409)) throw new CliError(`cannot kill task ${taskId}: ${remoteMessage(err)}`);
+    if (isStatus(err, 409)) throw new CliError(`cannot kill task ${taskId}: ${err.peerMessage}`);
     throw err;
   }
 }

@@ -5,7 +5,7 @@ import { Option } from 'commander';
 import { TesseraError, isTerminal, type TaskStatus, type TaskSubmission, type TaskView } from '../../common/index.js';
 import { DEFAULT_MASTER, defaultTaskName, parseGraceSeconds, parsePositiveInteger, parsePositiveNumber } from '../args.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
-import { MasterClient, isStatus, remoteMessage } from '../master-client.js';
+import { MasterClient, isStatus } from '../master-client.js';
 import { flag, masterOption, type MasterFlag } from '../options.js';
 import { joinCommand } from '../shell-quote.js';
 
@@ -64,7 +64,7 @@ export async function run(words: readonly string[], options: RunOptions): Promis
     view = await client.submitTask(submission);
   } catch (err) {
     // The master names the bad field in its message (`resources.mem: must be >= 4`).
-    if (isStatus(err, 400)) throw new CliError(remoteMessage(err), EXIT.usage);
+    if (isStatus(err, 400)) throw new CliError(err.peerMessage, EXIT.usage);
     throw err;
   }
   if (options.detach) {

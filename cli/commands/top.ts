@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ResourceStatistics, TaskStatisticsEntry } from '../../common/index.js';
+import { errorMessage, type ResourceStatistics, type TaskStatisticsEntry } from '../../common/index.js';
 import { addressFromPid, parseInterval } from '../args.js';
 import { EXIT } from '../errors.js';
 import { formatBytes, formatCpus, formatDurationMs, formatPercent, formatTable } from '../format.js';
@@ -75,7 +75,7 @@ async function sample(master: MasterClient): Promise<AgentSample[]> {
       try {
         return { ...base, entries: await new AgentClient(address).statistics() };
       } catch (err) {
-        return { ...base, entries: [], error: err instanceof Error ? err.message : String(err) };
+        return { ...base, entries: [], error: errorMessage(err) };
       }
     }),
   );

@@ -2,8 +2,8 @@
 // agent, and a runner for the built `tessera` command. Only for the CLI's own command tests.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { closeHttpServer, listenHttp } from '../../common/index.js';
 
 export interface RecordedRequest {
   method: string;
@@ -34,8 +34,7 @@ export class FakeServer {
     const server = createServer((req, res) => {
       void holder.fake?.handle(req, res);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    holder.fake = new FakeServer(server, (server.address() as AddressInfo).port);
+    holder.fake = new FakeServer(server, await listenHttp(server, 0, '127.0.0.1'));
     return holder.fake;
   }
 
@@ -52,9 +51,8 @@ export class FakeServer {
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeHttpServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

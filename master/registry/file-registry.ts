@@ -1,6 +1,6 @@
 // Registry in one JSON file, replaced atomically: write a temp file, fsync it, rename it over the old
 // one, fsync the directory. A crash leaves either the old or the new file, never half of one.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JSONSchemaType } from 'ajv';
 import {
@@ -8,6 +8,7 @@ import {
   compileValidator,
   errorMessage,
   taskSubmissionSchema,
+  writeFileAtomic,
   type Validator,
 } from '../../common/index.js';
 import { RegistryError } from '../errors.js';
@@ -58,7 +59,6 @@ let validateFile: Validator<RegistryFile> | undefined;
 
 export class FileRegistry implements Registry {
   readonly path: string;
-  private writes = 0;
   /** Saves run one after another so two renames never race. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -110,30 +110,10 @@ export class FileRegistry implements Registry {
 
   private async write(state: RegistryState): Promise<void> {
     const file: RegistryFile = { version: FORMAT_VERSION, agents: state.agents, pending: state.pending };
-    const tmp = `${this.path}.tmp-${process.pid}-${++this.writes}`;
     try {
-      const handle = await open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, this.path);
-      await syncDir(this.dir);
+      await writeFileAtomic(this.path, `${JSON.stringify(file, null, 2)}\n`);
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
       throw new RegistryError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
-  }
-}
-
-/** Makes the rename itself durable. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -5,6 +5,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
   INTERNAL_PATHS,
+  closeHttpServer,
+  listenHttp,
   requestJson,
   type AgentInfo,
   type AgentTaskReport,
@@ -53,10 +55,7 @@ export class FakeAgent {
 
   static async start(options: FakeAgentOptions): Promise<FakeAgent> {
     const agent = new FakeAgent(options);
-    await new Promise<void>((resolve) => agent.server.listen(0, '127.0.0.1', resolve));
-    const address = agent.server.address();
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    agent.port = address.port;
+    agent.port = await listenHttp(agent.server, 0, '127.0.0.1');
     return agent;
   }
 
@@ -128,10 +127,7 @@ export class FakeAgent {
   async close(): Promise<void> {
     this.stopHeartbeats();
     if (!this.server.listening) return;
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await closeHttpServer(this.server);
   }
 
   private async handle(req: IncomingMessage): Promise<{ status: number; body: unknown }> {

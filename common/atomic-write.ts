@@ -1,4 +1,5 @@
-// Durable file writes: a checkpoint either holds the old content or the new, never half of either.
+// Durable file writes (agent checkpoints, the master's registry): a file holds either the old content
+// or the new, never half of either.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { appendFile, open, rename, rm, writeFile } from 'node:fs/promises';
@@ -29,18 +30,13 @@ export async function writeFilesAtomic(dir: string, files: ReadonlyArray<{ name:
   await fsyncDir(dir);
 }
 
-/** Appends one line and fsyncs it. A crash can leave a torn last line; readers tolerate that. */
-export async function appendLineDurable(file: string, line: string): Promise<void> {
-  await appendLinesDurable(file, [line]);
-}
-
 /** Appends lines in one write and one fsync (group commit). A crash can leave a torn last line. */
 export async function appendLinesDurable(file: string, lines: readonly string[]): Promise<void> {
   // 'as': O_APPEND | O_SYNC, so the write returns once the lines are on disk, as write + fsync would.
   await appendFile(file, `${lines.join('\n')}\n`, { encoding: 'utf8', mode: 0o600, flag: 'as' });
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
+async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
