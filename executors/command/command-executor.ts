@@ -26,7 +26,7 @@ import type {
   TaskInspection,
 } from '../executor.js';
 import { taskArgv, taskEnv } from './launch-spec.js';
-import { isWrapperAlive, signalQuietly } from './processes.js';
+import { isWrapperAlive, signalQuietly, signalWrapperGroup } from './processes.js';
 import { findProgram } from './program.js';
 import { resolveUser, type UserIds } from './users.js';
 import {
@@ -165,7 +165,7 @@ export class CommandExecutor implements Executor {
     }
     if (!settled || (await this.processes(containerId)).length > 0) {
       this.logger.info({ containerId, timeoutMs }, 'task outlived its grace period; killing it');
-      if (await isWrapperAlive(handle.pid, containerId)) signalQuietly(-(handle.pid ?? 0), 'SIGKILL');
+      await signalWrapperGroup(handle.pid, containerId, 'SIGKILL');
       await this.isolator.kill(containerId);
     }
     await exit;
@@ -174,7 +174,7 @@ export class CommandExecutor implements Executor {
   async destroyTask(handle: TaskHandle): Promise<void> {
     const { containerId } = handle;
     // Without an enforcing isolator the process group is all there is to kill.
-    if (await isWrapperAlive(handle.pid, containerId)) signalQuietly(-(handle.pid ?? 0), 'SIGKILL');
+    await signalWrapperGroup(handle.pid, containerId, 'SIGKILL');
     await this.isolator.cleanup(containerId);
     this.ownTasks.delete(containerId);
     this.watching.delete(containerId);
@@ -388,7 +388,7 @@ export class CommandExecutor implements Executor {
 
   /** The signal to the wrapper's process group and to everything in the cgroup (setsid escapees). */
   private async signalAll(handle: TaskHandle, signal: NodeJS.Signals): Promise<void> {
-    if (await isWrapperAlive(handle.pid, handle.containerId)) signalQuietly(-(handle.pid ?? 0), signal);
+    await signalWrapperGroup(handle.pid, handle.containerId, signal);
     for (const pid of await this.processes(handle.containerId)) signalQuietly(pid, signal);
   }
 

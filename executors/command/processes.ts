@@ -15,6 +15,18 @@ export async function isWrapperAlive(pid: number | undefined, containerId: strin
   return cmdline.split('\0').includes(`${WRAPPER_NAME_PREFIX}${containerId}`);
 }
 
+/**
+ * Sends `signal` to the wrapper's process group (the task and what it forked), but only while `pid`
+ * is still our wrapper: a reused pid's group is someone else's.
+ */
+export async function signalWrapperGroup(
+  pid: number | undefined,
+  containerId: string,
+  signal: NodeJS.Signals,
+): Promise<void> {
+  if (pid !== undefined && (await isWrapperAlive(pid, containerId))) signalQuietly(-pid, signal);
+}
+
 /** Sends `signal` to a pid (or, negative, a process group); a process already gone is not an error. */
 export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
   try {

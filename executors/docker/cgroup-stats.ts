@@ -4,33 +4,21 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResourceStatistics } from '../../common/index.js';
+import { parseFlatKeyed, parseMountinfo, v1ControllerMounts } from '../../isolators/index.js';
 
 /** controller name → mount point of its v1 hierarchy (only hierarchies mounted at their root). */
 export type CgroupV1Mounts = ReadonlyMap<string, string>;
 
 export async function cgroupV1Mounts(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupV1Mounts> {
-  const mounts = new Map<string, string>();
   let text: string;
   try {
     text = await readFile(mountinfoPath, 'utf8');
   } catch {
-    return mounts;
+    return new Map();
   }
-  for (const line of text.split('\n')) {
-    // "<id> <parent> <maj:min> <root> <mountpoint> <opts> ... - <fstype> <source> <superopts>"
-    const [left, right] = line.split(' - ');
-    if (left === undefined || right === undefined) continue;
-    const fields = left.split(' ');
-    const [fstype, , superOpts] = right.split(' ');
-    const root = fields[3];
-    const mountPoint = fields[4];
-    if (fstype !== 'cgroup' || root !== '/' || mountPoint === undefined || superOpts === undefined) continue;
-    for (const opt of superOpts.split(',')) {
-      if (opt === 'rw' || opt === 'ro' || opt.includes('=')) continue;
-      mounts.set(opt, mountPoint);
-    }
-  }
-  return mounts;
+  // Docker's paths are relative to a hierarchy's root: a mount of a subtree (root ≠ '/') cannot hold them.
+  const atRoot = parseMountinfo(text).filter((entry) => entry.root === '/');
+  return new Map([...v1ControllerMounts(atRoot)].map(([controller, entry]) => [controller, entry.mountPoint]));
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -51,13 +39,7 @@ async function readNumber(file: string): Promise<number | undefined> {
 /** "key value" lines (cpu.stat, memory.stat, memory.oom_control, cpuacct.stat). */
 async function readKeyed(file: string): Promise<Map<string, number> | undefined> {
   const text = await readText(file);
-  if (text === undefined) return undefined;
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [key, value] = line.trim().split(/\s+/);
-    if (key && value !== undefined && Number.isFinite(Number(value))) out.set(key, Number(value));
-  }
-  return out;
+  return text === undefined ? undefined : parseFlatKeyed(text);
 }
 
 /** USER_HZ for cpuacct.stat; 100 on Linux. */

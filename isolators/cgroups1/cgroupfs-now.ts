@@ -5,7 +5,7 @@
 // Moving a process (cgroup.procs) and rmdir stay asynchronous: they can wait on kernel locks.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupFileWrite } from '../cgroup-files.js';
+import { cgroupWriteError, type CgroupFileWrite } from '../cgroup-files.js';
 
 /** A cgroup file's trimmed text; rejects (ENOENT, …) like an asynchronous read would. */
 export async function readCgroupFileNow(dir: string, file: string): Promise<string> {
@@ -28,7 +28,7 @@ export async function writeCgroupFilesNow(dir: string, writes: readonly CgroupFi
     try {
       writeFileSync(join(dir, file), value);
     } catch (err) {
-      throw new Error(`writing '${value}' to ${join(dir, file)}: ${(err as Error).message}`, { cause: err });
+      throw cgroupWriteError(dir, { file, value }, err);
     }
   }
 }

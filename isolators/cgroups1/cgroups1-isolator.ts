@@ -5,6 +5,8 @@
 import { mkdir, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { errorMessage, type Logger, type ResourceStatistics } from '../../common/index.js';
+import { errnoCode } from '../cgroup-files.js';
+import { settledFailures, type SettledFailures } from '../settled-failures.js';
 import { DEFAULT_CGROUP_MOUNT, readOwnCgroupPaths } from '../detect.js';
 import { IsolatorError } from '../errors.js';
 import type { ContainerLimits, Isolator, Limitation } from '../isolator.js';
@@ -13,6 +15,7 @@ import { FREEZER_STATE_FILE, parseFreezerState } from './freezer.js';
 import { MEMSW_LIMIT_FILE, parseOomKills } from './memory.js';
 import { existsNow, mkdirNow, readCgroupFileNow, writeCgroupFilesNow } from './cgroupfs-now.js';
 import { readCgroups1Usage } from './usage.js';
+import { delay } from '../wait-until.js';
 import { controllerWrites } from './writes.js';
 
 export interface Cgroups1IsolatorOptions {
@@ -46,10 +49,13 @@ const KILL_DEADLINE_MS = 10_000;
 const RMDIR_DEADLINE_MS = 2_000;
 const POLL_MS = 10;
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A hierarchy is named by its controllers ('cpu,cpuacct' when co-mounted). */
+function hierarchyNames(hierarchies: readonly Hierarchy[]): string[] {
+  return hierarchies.map((h) => h.controllers.join(','));
+}
 
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
+async function readOomKills(memoryDir: string): Promise<number | undefined> {
+  return parseOomKills(await readCgroupFileNow(memoryDir, 'memory.oom_control'));
 }
 
 /** Rejects ids that could escape the container's directory. */
@@ -124,13 +130,9 @@ export class Cgroups1Isolator implements Isolator {
 
     const hierarchies = [...byMount.values()];
     const made = await Promise.allSettled(hierarchies.map((h) => mkdir(h.base, { recursive: true })));
-    const failures = made.flatMap((result, i) =>
-      result.status === 'rejected'
-        ? [`${hierarchies[i]?.controllers.join(',')}: ${errorMessage(result.reason)}`]
-        : [],
-    );
-    if (failures.length > 0) {
-      throw new IsolatorError('CGROUP_SETUP_FAILED', `cannot make the cgroups root: ${failures.join('; ')}`);
+    const { messages } = settledFailures(made, hierarchyNames(hierarchies));
+    if (messages.length > 0) {
+      throw new IsolatorError('CGROUP_SETUP_FAILED', `cannot make the cgroups root: ${messages.join('; ')}`);
     }
     const memory = byController.get('memory');
     const memsw = memory !== undefined && (await existsNow(join(memory.base, MEMSW_LIMIT_FILE)));
@@ -166,8 +168,6 @@ export class Cgroups1Isolator implements Isolator {
   async prepare(containerId: string, limits: ContainerLimits): Promise<void> {
     checkContainerId(containerId);
     const made: string[] = [];
-    const failures: string[] = [];
-    const errors: unknown[] = [];
     const mkdirs = await Promise.allSettled(
       this.hierarchies.map(async (h) => {
         const dir = this.dir(h, containerId);
@@ -179,17 +179,12 @@ export class Cgroups1Isolator implements Isolator {
         }
       }),
     );
-    mkdirs.forEach((result, i) => {
-      if (result.status === 'rejected') {
-        failures.push(`${this.hierarchies[i]?.controllers.join(',')}: ${errorMessage(result.reason)}`);
-        errors.push(result.reason);
-      }
-    });
-    if (failures.length === 0) await this.writeLimits(containerId, limits, undefined, failures, errors);
-    if (failures.length > 0) {
+    let failures = settledFailures(mkdirs, hierarchyNames(this.hierarchies));
+    if (failures.messages.length === 0) failures = await this.writeLimits(containerId, limits, undefined);
+    if (failures.messages.length > 0) {
       await Promise.allSettled(made.map((dir) => rmdir(dir)));
-      throw new IsolatorError('CGROUP_SETUP_FAILED', `prepare ${containerId}: ${failures.join('; ')}`, {
-        cause: new AggregateError(errors),
+      throw new IsolatorError('CGROUP_SETUP_FAILED', `prepare ${containerId}: ${failures.messages.join('; ')}`, {
+        cause: new AggregateError(failures.errors),
       });
     }
     // A memory cgroup made just now has had no OOM kill; only a reused one needs its counter read.
@@ -197,7 +192,7 @@ export class Cgroups1Isolator implements Isolator {
     let oomBaseline: number | undefined = made.includes(memoryDir) ? 0 : undefined;
     if (oomBaseline === undefined) {
       try {
-        oomBaseline = parseOomKills(await readCgroupFileNow(memoryDir, 'memory.oom_control'));
+        oomBaseline = await readOomKills(memoryDir);
       } catch {
         oomBaseline = undefined;
       }
@@ -205,14 +200,12 @@ export class Cgroups1Isolator implements Isolator {
     this.containers.set(containerId, { oomBaseline, cleaningUp: false, cancelWatchers: new Set() });
   }
 
-  /** Writes every controller's files; failures are collected by controller name. */
+  /** Writes every controller's files; returns the failures by controller name. */
   private async writeLimits(
     containerId: string,
     limits: ContainerLimits,
     currentLimitBytes: number | undefined,
-    failures: string[],
-    errors: unknown[],
-  ): Promise<void> {
+  ): Promise<SettledFailures> {
     const controllers = [...this.byController.keys()];
     const results = await Promise.allSettled(
       controllers.map(async (controller) => {
@@ -221,12 +214,7 @@ export class Cgroups1Isolator implements Isolator {
         await writeCgroupFilesNow(dir, controllerWrites(controller, limits, { memsw: this.memsw, currentLimitBytes }));
       }),
     );
-    results.forEach((result, i) => {
-      if (result.status === 'rejected') {
-        failures.push(`${controllers[i]}: ${errorMessage(result.reason)}`);
-        errors.push(result.reason);
-      }
-    });
+    return settledFailures(results, controllers);
   }
 
   async isolate(containerId: string, pid: number): Promise<void> {
@@ -234,16 +222,12 @@ export class Cgroups1Isolator implements Isolator {
     const results = await Promise.allSettled(
       this.hierarchies.map((h) => writeFile(join(this.dir(h, containerId), 'cgroup.procs'), String(pid))),
     );
-    const failures = results.flatMap((result, i) =>
-      result.status === 'rejected'
-        ? [`${this.hierarchies[i]?.controllers.join(',')}: ${errorMessage(result.reason)}`]
-        : [],
-    );
-    if (failures.length > 0) {
+    const { messages } = settledFailures(results, hierarchyNames(this.hierarchies));
+    if (messages.length > 0) {
       const gone = results.every((r) => r.status === 'rejected' && errnoCode(r.reason) === 'ENOENT');
       throw new IsolatorError(
         gone ? 'NOT_FOUND' : 'CGROUP_SETUP_FAILED',
-        `isolate pid ${pid} into ${containerId}: ${failures.join('; ')}`,
+        `isolate pid ${pid} into ${containerId}: ${messages.join('; ')}`,
       );
     }
   }
@@ -257,12 +241,10 @@ export class Cgroups1Isolator implements Isolator {
     } catch {
       current = undefined;
     }
-    const failures: string[] = [];
-    const errors: unknown[] = [];
-    await this.writeLimits(containerId, limits, current, failures, errors);
-    if (failures.length > 0) {
-      throw new IsolatorError('CGROUP_SETUP_FAILED', `update ${containerId}: ${failures.join('; ')}`, {
-        cause: new AggregateError(errors),
+    const failures = await this.writeLimits(containerId, limits, current);
+    if (failures.messages.length > 0) {
+      throw new IsolatorError('CGROUP_SETUP_FAILED', `update ${containerId}: ${failures.messages.join('; ')}`, {
+        cause: new AggregateError(failures.errors),
       });
     }
   }
@@ -279,7 +261,7 @@ export class Cgroups1Isolator implements Isolator {
   async oomKills(containerId: string): Promise<number | undefined> {
     checkContainerId(containerId);
     try {
-      return parseOomKills(await readCgroupFileNow(this.memoryDir(containerId), 'memory.oom_control'));
+      return await readOomKills(this.memoryDir(containerId));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw new IsolatorError('NOT_FOUND', `container ${containerId} not found`, { cause: err });
       throw err;
@@ -313,7 +295,7 @@ export class Cgroups1Isolator implements Isolator {
       const poll = async (): Promise<void> => {
         let kills: number;
         try {
-          kills = parseOomKills(await readCgroupFileNow(memoryDir, 'memory.oom_control')) ?? 0;
+          kills = (await readOomKills(memoryDir)) ?? 0;
         } catch (err) {
           if (watched.cleaningUp) return; // cleanup() rejects with CANCELLED when it is done
           cancel(new IsolatorError('NOT_FOUND', `container ${containerId} vanished`, { cause: err }));
@@ -392,14 +374,16 @@ export class Cgroups1Isolator implements Isolator {
       }
       if (pids.length === 0) return;
       const settle = Math.min(deadline, Date.now() + 500);
-      while (Date.now() < settle && (await this.processes(containerId)).length > 0) await delay(POLL_MS);
-      if ((await this.processes(containerId)).length === 0) return;
+      let left = await this.processes(containerId);
+      while (left.length > 0 && Date.now() < settle) {
+        await delay(POLL_MS);
+        left = await this.processes(containerId);
+      }
+      if (left.length === 0) return;
       if (Date.now() >= deadline) {
-        throw new IsolatorError(
-          'KILL_FAILED',
-          `processes of ${containerId} survived SIGKILL: ${(await this.processes(containerId)).join(', ')}`,
-          { retryable: true },
-        );
+        throw new IsolatorError('KILL_FAILED', `processes of ${containerId} survived SIGKILL: ${left.join(', ')}`, {
+          retryable: true,
+        });
       }
     }
   }

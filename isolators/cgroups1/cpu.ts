@@ -23,8 +23,6 @@ export function cpuWrites(limits: ContainerLimits): CgroupFileWrite[] {
   ];
 }
 
-export const CPU_USAGE_FILES = ['cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpu.stat'] as const;
-
 /** From the texts of cpu.cfs_quota_us, cpu.cfs_period_us and cpu.stat (throttled_time is in ns). */
 export function parseCpuUsage(files: {
   quota?: string;

@@ -9,7 +9,7 @@ import { silentLogger } from '../../common/index.js';
 import { parseFlatKeyed } from '../cgroup-files.js';
 import { IsolatorError } from '../errors.js';
 import { Cgroups2Isolator } from './index.js';
-import { waitUntil } from './wait-until.js';
+import { waitUntil } from '../wait-until.js';
 
 const MB = 2 ** 20;
 const MOUNT = '/sys/fs/cgroup';

@@ -1,17 +1,17 @@
 // The cgroups v2 isolator: one cgroup per container at <mount>/<own cgroup>/<cgroupsRoot>/<containerId>
 // with the cpu, memory and pids controllers (modelled on Mesos's cgroups2 isolator).
-import { access, mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Logger, ResourceStatistics } from '../../common/index.js';
 import { errorMessage } from '../../common/index.js';
-import { parseFlatKeyed, readCgroupFile, writeCgroupFiles } from '../cgroup-files.js';
+import { errnoCode, parseFlatKeyed, pathExists, readCgroupFile, writeCgroupFiles } from '../cgroup-files.js';
 import { IsolatorError } from '../errors.js';
+import { settledFailures } from '../settled-failures.js';
 import type { ContainerLimits, Isolator, Limitation } from '../isolator.js';
 import type { ControllerWrite } from './controller.js';
 import { CONTROLLERS, CONTROLLER_NAMES } from './controllers.js';
 import {
   cgroupsRootSegments,
-  errnoCode,
   findCgroup2Mount,
   ownV2Path,
   pathBelowMount,
@@ -20,7 +20,7 @@ import {
 } from './hierarchy.js';
 import { killCgroup, pidsInTree } from './kill-cgroup.js';
 import { parseSingleValue, parseUsage, USAGE_FILES, type UsageFiles } from './usage.js';
-import { waitUntil } from './wait-until.js';
+import { waitUntil } from '../wait-until.js';
 
 export interface Cgroups2IsolatorOptions {
   /** A name or relative path beneath this process's own cgroup, e.g. 'tessera'. */
@@ -47,6 +47,12 @@ export class Cgroups2Isolator implements Isolator {
   /** OOM-kill counts seen when this isolator made each cgroup: watch() reports a rise above them. */
   private readonly oomBaselines = new Map<string, number>();
   private readonly watchers = new Map<string, Set<Watcher>>();
+  /**
+   * Optional files (memory.swap.max, memory.oom.group) found in a container's cgroup. Whether the
+   * kernel offers one is the same for every container, so a file seen once is not looked up again on
+   * each launch; one not seen is looked up again (it costs only the check).
+   */
+  private readonly optionalFilesSeen = new Set<string>();
 
   private constructor(
     /** The directory that holds one cgroup per container. */
@@ -106,7 +112,8 @@ export class Cgroups2Isolator implements Isolator {
     }
     try {
       await this.applyLimits(containerId, dir, limits);
-      this.oomBaselines.set(containerId, await this.readOomKills(dir).catch(() => 0));
+      // A cgroup made just now has had no OOM kill; only a reused one needs its counter read.
+      this.oomBaselines.set(containerId, made ? 0 : await this.readOomKills(dir).catch(() => 0));
     } catch (err) {
       if (made) await rmdir(dir).catch((e: unknown) => this.logger.warn({ dir, err: e }, 'removing a failed cgroup'));
       throw err;
@@ -225,16 +232,13 @@ export class Cgroups2Isolator implements Isolator {
   private async applyLimits(containerId: string, dir: string, limits: ContainerLimits): Promise<void> {
     const results = await Promise.allSettled(
       CONTROLLERS.map(async (controller) => {
-        const writes = await presentWrites(dir, controller.writes(limits));
+        const writes = await this.presentWrites(dir, controller.writes(limits));
         await writeCgroupFiles(dir, writes);
       }),
     );
-    const failures: string[] = [];
-    results.forEach((result, i) => {
-      if (result.status === 'rejected') failures.push(`${CONTROLLERS[i]?.name}: ${errorMessage(result.reason)}`);
-    });
-    if (failures.length > 0) {
-      throw new IsolatorError('CGROUP_SETUP_FAILED', `limits of container ${containerId}: ${failures.join('; ')}`);
+    const { messages } = settledFailures(results, CONTROLLER_NAMES);
+    if (messages.length > 0) {
+      throw new IsolatorError('CGROUP_SETUP_FAILED', `limits of container ${containerId}: ${messages.join('; ')}`);
     }
   }
 
@@ -245,7 +249,30 @@ export class Cgroups2Isolator implements Isolator {
   }
 
   async oomKills(containerId: string): Promise<number | undefined> {
-    return this.readOomKills(await this.existingDir(containerId));
+    const dir = this.containerCgroupDir(containerId);
+    try {
+      return await this.readOomKills(dir);
+    } catch (err) {
+      // Every task exit asks: the read alone answers for a live cgroup, so existence is checked only
+      // to tell a missing container from a failed read.
+      if (!(await pathExists(dir))) {
+        throw new IsolatorError('NOT_FOUND', `no cgroup for container '${containerId}'`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Drops optional writes whose file this kernel does not offer. */
+  private async presentWrites(dir: string, writes: readonly ControllerWrite[]): Promise<ControllerWrite[]> {
+    const present = await Promise.all(
+      writes.map(async (w) => {
+        if (!w.optional || this.optionalFilesSeen.has(w.file)) return true;
+        const found = await pathExists(join(dir, w.file));
+        if (found) this.optionalFilesSeen.add(w.file);
+        return found;
+      }),
+    );
+    return writes.filter((_, i) => present[i]);
   }
 
   private async readOomKills(dir: string): Promise<number> {
@@ -265,21 +292,6 @@ export class Cgroups2Isolator implements Isolator {
         `(limit ${mb(limit)}, peak ${mb(peak)})`,
     };
   }
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Drops optional writes whose file this kernel does not offer. */
-async function presentWrites(dir: string, writes: readonly ControllerWrite[]): Promise<ControllerWrite[]> {
-  const present = await Promise.all(writes.map((w) => (w.optional ? pathExists(join(dir, w.file)) : true)));
-  return writes.filter((_, i) => present[i]);
 }
 
 /** rmdir, children first; a cgroup that was only just emptied can answer EBUSY for a moment. */

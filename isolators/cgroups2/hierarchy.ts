@@ -3,31 +3,20 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/index.js';
-import { parseProcCgroup, readCgroupFile } from '../cgroup-files.js';
+import { errnoCode, readCgroupFile } from '../cgroup-files.js';
+import { ownCgroupPaths, parseMountinfo } from '../detect.js';
 import { IsolatorError } from '../errors.js';
 import type { ControllerName } from './controller.js';
 
 /** The first cgroup2 mount in a /proc/self/mountinfo text, with the cgroup path at its root. */
 export function parseCgroup2Mount(mountinfo: string): { mountPoint: string; root: string } | undefined {
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right || right.split(' ')[0] !== 'cgroup2') continue;
-    const fields = left.split(' ');
-    const root = fields[3];
-    const mountPoint = fields[4];
-    if (root === undefined || mountPoint === undefined) continue;
-    return { mountPoint: unescapeMountinfo(mountPoint), root: unescapeMountinfo(root) };
-  }
-  return undefined;
-}
-
-function unescapeMountinfo(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  const mount = parseMountinfo(mountinfo).find((entry) => entry.fsType === 'cgroup2');
+  return mount && { mountPoint: mount.mountPoint, root: mount.root };
 }
 
 /** The path of the v2 ("0::") line of a /proc/<pid>/cgroup text. */
 export function ownV2Path(procCgroup: string): string | undefined {
-  return parseProcCgroup(procCgroup).find((e) => e.id === 0 && e.controllers.length === 0)?.path;
+  return ownCgroupPaths(procCgroup).get('');
 }
 
 /**
@@ -54,17 +43,6 @@ export function cgroupsRootSegments(cgroupsRoot: string): string[] {
     throw new IsolatorError('CGROUP_SETUP_FAILED', `invalid cgroups root '${cgroupsRoot}': want a relative path like 'tessera'`);
   }
   return segments;
-}
-
-/** The errno code of an error or of the first error in its cause chain. */
-export function errnoCode(err: unknown): string | undefined {
-  let cur: unknown = err;
-  while (cur instanceof Error) {
-    const code = (cur as NodeJS.ErrnoException).code;
-    if (typeof code === 'string') return code;
-    cur = cur.cause;
-  }
-  return undefined;
 }
 
 async function mkdirIfMissing(dir: string): Promise<void> {

@@ -1,19 +1,9 @@
 // Killing everything in a v2 cgroup (and its descendants): cgroup.kill where the kernel has it
 // (5.14+), else freeze so nothing can fork, SIGKILL every pid, thaw (containerd's fallback).
-import { access, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseFlatKeyed, readCgroupFile } from '../cgroup-files.js';
-import { errnoCode } from './hierarchy.js';
-import { waitUntil } from './wait-until.js';
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { errnoCode, parseFlatKeyed, pathExists, readCgroupFile } from '../cgroup-files.js';
+import { waitUntil } from '../wait-until.js';
 
 /** PIDs in `dir` and every cgroup below it; [] when `dir` is gone. */
 export async function pidsInTree(dir: string): Promise<number[]> {
@@ -37,12 +27,12 @@ export async function pidsInTree(dir: string): Promise<number[]> {
 }
 
 /** Whether any process is left in the cgroup or below; a vanished cgroup is empty. */
-export async function isPopulated(dir: string): Promise<boolean> {
+async function isPopulated(dir: string): Promise<boolean> {
   try {
     const populated = parseFlatKeyed(await readCgroupFile(dir, 'cgroup.events')).get('populated');
     if (populated !== undefined) return populated !== 0;
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' && !(await fileExists(dir))) return false;
+    if (errnoCode(err) === 'ENOENT' && !(await pathExists(dir))) return false;
   }
   return (await pidsInTree(dir)).length > 0;
 }
@@ -61,7 +51,7 @@ async function frozen(dir: string): Promise<boolean> {
 
 /** SIGKILLs everything in `dir` and waits until it is empty; false if something survived the deadline. */
 export async function killCgroup(dir: string, timeoutMs: number): Promise<boolean> {
-  const hasKill = await fileExists(join(dir, 'cgroup.kill'));
+  const hasKill = await pathExists(join(dir, 'cgroup.kill'));
   if (hasKill) {
     await writeFile(join(dir, 'cgroup.kill'), '1');
   } else {

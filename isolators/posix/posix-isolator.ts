@@ -3,6 +3,7 @@
 import { errorMessage, type Logger, type ResourceStatistics } from '../../common/index.js';
 import { IsolatorError } from '../errors.js';
 import type { ContainerLimits, Isolator, Limitation } from '../isolator.js';
+import { delay } from '../wait-until.js';
 import { isRunning, readProcStat } from './proc-stat.js';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ). */
@@ -15,8 +16,6 @@ interface PosixContainer {
   pids: Set<number>;
   cancelWatchers: Set<(err: IsolatorError) => void>;
 }
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PosixIsolator implements Isolator {
   readonly name = 'posix' as const;
