@@ -6,7 +6,7 @@ export const INTERNAL_PATHS = {
   register: '/internal/v1/agents/register',
   /** master: agent heartbeat; 404 AGENT_UNKNOWN tells the agent to re-register. */
   heartbeat: (agentId: string) => `/internal/v1/agents/${encodeURIComponent(agentId)}/heartbeat`,
-  /** master: a status update; a 200 answer acknowledges its uuid. */
+  /** master: a status update (or a batch of them); a 200 answer acknowledges the uuid(s). */
   status: (agentId: string) => `/internal/v1/agents/${encodeURIComponent(agentId)}/status`,
   /** agent: launch a task (202). */
   launch: '/internal/v1/tasks',
@@ -40,6 +40,22 @@ export interface StatusUpdateRequest {
 export interface StatusUpdateResponse {
   acknowledged: string;
 }
+
+/**
+ * Several updates in one POST to the same path, applied in array order. The agent puts at most one
+ * update per task in a batch (the head of that task's queue), so per-task order is kept.
+ */
+export interface StatusUpdateBatchRequest {
+  updates: TaskStatus[];
+}
+
+/** The uuids applied (or recognised as duplicates), in request order. */
+export interface StatusUpdateBatchResponse {
+  acknowledged: string[];
+}
+
+/** Most updates one batch may carry. */
+export const MAX_STATUS_UPDATE_BATCH = 256;
 
 export interface LaunchRequest {
   task: TaskInfo;

@@ -16,8 +16,10 @@ import type {
   KillRequest,
   LaunchRequest,
   RegisterRequest,
+  StatusUpdateBatchRequest,
   StatusUpdateRequest,
 } from './protocol.js';
+import { MAX_STATUS_UPDATE_BATCH } from './protocol.js';
 
 /** Upper bounds that no real host reaches: above them a request is a typo, not a wish. */
 export const RESOURCE_LIMITS = {
@@ -194,6 +196,13 @@ export const statusUpdateRequestSchema: JSONSchemaType<StatusUpdateRequest> = {
   type: 'object',
   properties: { update: taskStatusSchema },
   required: ['update'],
+  additionalProperties: false,
+};
+
+export const statusUpdateBatchRequestSchema: JSONSchemaType<StatusUpdateBatchRequest> = {
+  type: 'object',
+  properties: { updates: { type: 'array', items: taskStatusSchema, minItems: 1, maxItems: MAX_STATUS_UPDATE_BATCH } },
+  required: ['updates'],
   additionalProperties: false,
 };
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INTERNAL_PATHS, createLogger, silentLogger, waitFor, type TaskState, type TaskView } from '../common/index.js';
+import { INTERNAL_PATHS, createLogger, silentLogger, waitFor, type TaskState, type TaskStatus, type TaskView } from '../common/index.js';
 import { Master, type MasterOptions } from './index.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { MasterState } from './operator-state.js';
@@ -125,6 +125,46 @@ describe('Master over HTTP', function () {
     const prom = await call(`${master.url}/metrics`);
     assert.match(prom.text, /^tessera_master_tasks_finished 1$/m);
     assert.match(prom.text, /^tessera_master_invalid_status_updates 1$/m);
+  });
+
+  it('applies a batch of status updates in order and acknowledges every uuid; a bad batch applies none', async () => {
+    const master = await startMaster();
+    const agent = await startAgent(master, { onLaunch: [] });
+    const agentId = (await agent.register()).agent_id;
+    const a = await submit(master, { name: 'a', resources: small, command: { value: 'true' } });
+    const b = await submit(master, { name: 'b', resources: small, command: { value: 'true' } });
+    await waitFor('both launched', () => agent.launched.length === 2);
+    const url = `${master.url}${INTERNAL_PATHS.status(agentId)}`;
+    const status = (taskId: string, state: TaskState, uuid: string): TaskStatus => ({
+      task_id: taskId, agent_id: agentId, state, source: 'SOURCE_EXECUTOR', timestamp: Date.now() / 1000, uuid,
+    });
+
+    const first = await call<{ acknowledged: string[] }>(url, { body: { updates: [status(a.task_id, 'TASK_STARTING', 'a1'), status(b.task_id, 'TASK_STARTING', 'b1')] } });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.body, { acknowledged: ['a1', 'b1'] });
+    // In order within a batch too; a repeated uuid is acknowledged again and changes nothing.
+    const second = await call<{ acknowledged: string[] }>(url, {
+      body: { updates: [status(a.task_id, 'TASK_RUNNING', 'a2'), status(a.task_id, 'TASK_FINISHED', 'a3'), status(b.task_id, 'TASK_STARTING', 'b1')] },
+    });
+    assert.deepEqual(second.body, { acknowledged: ['a2', 'a3', 'b1'] });
+    assert.deepEqual((await task(master, a.task_id)).statuses.map((s) => s.state), ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+    assert.deepEqual((await task(master, b.task_id)).statuses.map((s) => s.state), ['TASK_STARTING']);
+
+    // One malformed update: 400 naming it, and the valid one beside it is not applied either.
+    const bad = await call<{ error: { code: string; field?: string } }>(url, {
+      body: { updates: [status(b.task_id, 'TASK_RUNNING', 'b2'), { ...status(b.task_id, 'TASK_FINISHED', 'b3'), state: 'DONE' }] },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'INVALID_REQUEST');
+    assert.match(bad.body.error.field ?? '', /^updates\.1\.state$/);
+    assert.equal((await task(master, b.task_id)).state, 'TASK_STARTING');
+    assert.equal((await call(url, { body: { updates: [] } })).status, 400);
+    // An unknown agent's batch is refused like its single updates.
+    const stranger = await call<{ error: { code: string } }>(`${master.url}/internal/v1/agents/stranger/status`, { body: { updates: [status(b.task_id, 'TASK_RUNNING', 'b2')] } });
+    assert.equal(stranger.status, 404);
+    assert.equal(stranger.body.error.code, 'AGENT_UNKNOWN');
+    // The single form still works.
+    assert.deepEqual(await agent.sendStatus(b.task_id, 'TASK_RUNNING', { uuid: 'b2' }), { acknowledged: 'b2' });
   });
 
   it('keeps a task too big for every agent STAGING until a bigger agent registers', async () => {

@@ -10,6 +10,7 @@ import {
   createLogger,
   randomIds,
   registerRequestSchema,
+  statusUpdateBatchRequestSchema,
   statusUpdateRequestSchema,
   systemClock,
   taskIdFor,
@@ -22,6 +23,7 @@ import {
   type IdSource,
   type Logger,
   type RegisterResponse,
+  type StatusUpdateBatchResponse,
   type StatusUpdateResponse,
   type TaskInfo,
   type TaskState,
@@ -80,6 +82,7 @@ const REFUSED_PAUSE_MS = 5000;
 
 const validateRegister = compileValidator(registerRequestSchema);
 const validateStatusUpdate = compileValidator(statusUpdateRequestSchema);
+const validateStatusUpdateBatch = compileValidator(statusUpdateBatchRequestSchema);
 
 export class Master implements MasterApi {
   readonly port: number;
@@ -336,7 +339,15 @@ export class Master implements MasterApi {
     return { ok: true };
   }
 
-  statusUpdate(agentId: string, body: unknown): StatusUpdateResponse {
+  /** `{update}` → `{acknowledged: uuid}`; `{updates: [...]}` → `{acknowledged: [uuids]}`, applied in order. */
+  statusUpdate(agentId: string, body: unknown): StatusUpdateResponse | StatusUpdateBatchResponse {
+    if (typeof body === 'object' && body !== null && 'updates' in body) {
+      // The whole batch is checked before any of it is applied: a 400 means none was.
+      const { updates } = validateStatusUpdateBatch(body);
+      this.agents.requireActive(agentId);
+      for (const update of updates) this.apply(update);
+      return { acknowledged: updates.map((u) => u.uuid) };
+    }
     const { update } = validateStatusUpdate(body);
     // Updates from an agent the master gave up on wait until it re-registers (its retries bring them).
     this.agents.requireActive(agentId);

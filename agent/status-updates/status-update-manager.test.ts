@@ -58,6 +58,24 @@ describe('status update manager', () => {
     for (const t of after) assert.equal(t.acknowledged.size, t.updates.length, `${t.task.task_id} acks recorded`);
   });
 
+  it('batches the heads of many tasks into few POSTs and keeps every task in order', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    for (const id of ids) await store.saveTask({ task_id: id, name: id, agent_id: 'agent-1', resources: { cpus: 0.1, mem: 32 } }, { container_id: `c-${id}`, sandbox_dir: '/x', kind: 'command' });
+    master = await FakeMaster.start({ knownAgents: ['agent-1'] });
+    manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 20, retryMaxMs: 100 });
+    manager.resume(`http://${master.address}`, 'agent-1');
+    const states: Array<TaskStatus['state']> = ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'];
+    await Promise.all(ids.map(async (id) => {
+      for (const [i, state] of states.entries()) await manager!.enqueue(update(id, state, `${id}-${i}`));
+    }));
+    await manager.idle();
+    for (const id of ids) assert.deepEqual(master.statesOf(id), states, id);
+    assert.ok(master.batchSizes.some((n) => n > 1), `some batch carried more than one update: ${master.batchSizes.join(',')}`);
+    assert.ok(master.statusRequests < ids.length * states.length, `fewer POSTs (${master.statusRequests}) than updates`);
+    // Nothing failed, so nothing was sent twice.
+    assert.equal(master.received.length, ids.length * states.length);
+  });
+
   it('holds updates until resumed, and asks for re-registration on AGENT_UNKNOWN', async () => {
     master = await FakeMaster.start();
     let unknown = 0;

@@ -4,19 +4,10 @@
 // again. At-least-once, in order per task; tasks do not wait for each other. The next update goes
 // out while the previous acknowledgement is still being recorded: a crash before that record is
 // durable only means the acknowledged update is sent once more (the master deduplicates by uuid).
-import {
-  INTERNAL_PATHS,
-  RemoteError,
-  assertNever,
-  errorMessage,
-  requestJson,
-  type Logger,
-  type StatusUpdateRequest,
-  type StatusUpdateResponse,
-  type TaskStatus,
-} from '../../common/index.js';
+import { assertNever, type Logger, type TaskStatus } from '../../common/index.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import type { CheckpointStore } from '../checkpoint/index.js';
+import { StatusBatcher, type PostJson, type StatusLink } from './status-batcher.js';
 
 export interface StatusUpdateManagerOptions {
   store: CheckpointStore;
@@ -27,12 +18,11 @@ export interface StatusUpdateManagerOptions {
   onAgentUnknown?: () => void;
   random?: () => number;
   requestTimeoutMs?: number;
+  /** Replaces the HTTP POST to the master (tests). */
+  post?: PostJson;
 }
 
-interface Link {
-  masterUrl: string;
-  agentId: string;
-}
+type Link = StatusLink;
 
 interface TaskQueue {
   pending: TaskStatus[];
@@ -49,7 +39,12 @@ export class StatusUpdateManager {
   private wake = new AbortController();
   private readonly idleWaiters = new Set<() => void>();
 
-  constructor(private readonly options: StatusUpdateManagerOptions) {}
+  /** Heads of many tasks' queues share one POST (see StatusBatcher). */
+  private readonly batcher: StatusBatcher;
+
+  constructor(private readonly options: StatusUpdateManagerOptions) {
+    this.batcher = new StatusBatcher({ logger: options.logger, requestTimeoutMs: options.requestTimeoutMs, post: options.post });
+  }
 
   /** Checkpoints the update, then queues it for delivery. Resolves once it is durable. */
   async enqueue(update: TaskStatus): Promise<void> {
@@ -154,7 +149,7 @@ export class StatusUpdateManager {
       const link = this.link;
       if (!link) return; // resume() restarts the loop
       const wake = this.wake.signal;
-      const outcome = await this.sendOne(link, head);
+      const outcome = await this.batcher.send(link, head);
       if (this.stopped) return;
       switch (outcome) {
         case 'acknowledged':
@@ -186,26 +181,6 @@ export class StatusUpdateManager {
     });
     q.acks.add(recorded);
     void recorded.then(() => q.acks.delete(recorded));
-  }
-
-  private async sendOne(link: Link, update: TaskStatus): Promise<'acknowledged' | 'rejected' | 'agent-unknown' | 'retry'> {
-    const url = `${link.masterUrl}${INTERNAL_PATHS.status(link.agentId)}`;
-    const body: StatusUpdateRequest = { update: { ...update, agent_id: update.agent_id ?? link.agentId } };
-    try {
-      const response = await requestJson<StatusUpdateResponse>(url, { body, timeoutMs: this.options.requestTimeoutMs ?? 10_000 });
-      if (response?.acknowledged === update.uuid) return 'acknowledged';
-      this.options.logger.warn({ taskId: update.task_id, uuid: update.uuid, response }, 'master answered a status update without acknowledging it; retrying');
-      return 'retry';
-    } catch (err) {
-      if (err instanceof RemoteError && err.code === 'AGENT_UNKNOWN') return 'agent-unknown';
-      if (err instanceof RemoteError && err.code === 'INVALID_REQUEST') {
-        // A malformed update never becomes valid: retrying would block this task's queue forever.
-        this.options.logger.error({ err, update }, 'master rejected a status update as invalid; dropping it');
-        return 'rejected';
-      }
-      this.options.logger.debug({ err: errorMessage(err), taskId: update.task_id, state: update.state }, 'status update not delivered; will retry');
-      return 'retry';
-    }
   }
 }
 

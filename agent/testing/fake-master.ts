@@ -26,6 +26,9 @@ export class FakeMaster {
   readonly received: TaskStatus[] = [];
   readonly acknowledged: string[] = [];
   heartbeats = 0;
+  /** Status POSTs answered 200, and the size of each batch among them. */
+  statusRequests = 0;
+  readonly batchSizes: number[] = [];
   /** Answer this many status updates with 503 before acknowledging again. */
   failStatusUpdates = 0;
   /** Tasks to hand back in kill_task_ids on the next registration. */
@@ -129,6 +132,16 @@ export class FakeMaster {
       if (this.failStatusUpdates > 0) {
         this.failStatusUpdates--;
         send(503, { error: { code: 'UNAVAILABLE', message: 'try later' } });
+        return;
+      }
+      this.statusRequests++;
+      if ('updates' in (body as object)) {
+        // The batch form: applied in order, every uuid acknowledged.
+        const updates = (body as { updates: TaskStatus[] }).updates;
+        this.batchSizes.push(updates.length);
+        this.received.push(...updates);
+        this.acknowledged.push(...updates.map((u) => u.uuid));
+        send(200, { acknowledged: updates.map((u) => u.uuid) });
         return;
       }
       const update = (body as { update: TaskStatus }).update;

@@ -11,6 +11,7 @@ import {
   type HeartbeatResponse,
   type Logger,
   type RegisterResponse,
+  type StatusUpdateBatchResponse,
   type StatusUpdateResponse,
   type TaskState,
   type TaskView,
@@ -28,7 +29,7 @@ export interface MasterApi {
   prometheus(): Promise<{ contentType: string; text: string }>;
   register(body: unknown): Promise<RegisterResponse>;
   heartbeat(agentId: string): HeartbeatResponse;
-  statusUpdate(agentId: string, body: unknown): StatusUpdateResponse;
+  statusUpdate(agentId: string, body: unknown): StatusUpdateResponse | StatusUpdateBatchResponse;
 }
 
 /** Router patterns derived from common's path builders, so the two cannot drift. */
