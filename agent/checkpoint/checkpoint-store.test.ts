@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { silentLogger, type TaskInfo, type TaskStatus } from '../../common/index.js';
+import { silentLogger, waitFor, type TaskInfo, type TaskStatus } from '../../common/index.js';
 import type { TaskHandle } from '../../executors/index.js';
 import { CheckpointStore } from './checkpoint-store.js';
 
@@ -43,6 +43,32 @@ describe('agent checkpoint store', () => {
     assert.equal(loaded.container.container_id, 'c1');
     assert.deepEqual(loaded.updates.map((u) => u.uuid), ['u1', 'u2']);
     assert.deepEqual([...loaded.acknowledged], ['u1']);
+  });
+
+  it('keeps a task\'s update log open between appends until released, removed or closed', async () => {
+    /** This process's open descriptors on the task's updates.log. */
+    const openLogs = async (): Promise<number> => {
+      const fds = await readdir('/proc/self/fd');
+      const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+      return targets.filter((t) => t.startsWith(dir) && t.endsWith('updates.log')).length;
+    };
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: '/x', kind: 'command' });
+    await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1'));
+    await store.appendAck(task.task_id, 'u1');
+    assert.equal(await openLogs(), 1, 'one handle, reused');
+    store.releaseLog(task.task_id);
+    await waitFor('the log closed', async () => (await openLogs()) === 0);
+    // Appends after a release reopen it and land after what is there.
+    await store.appendUpdate(task.task_id, update('TASK_RUNNING', 'u2'));
+    assert.equal(await openLogs(), 1);
+    const lines = (await readFile(path.join(store.tasksDir, `task-${task.task_id}`, 'updates.log'), 'utf8')).trim().split('\n');
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { update?: TaskStatus; ack?: string }).update?.uuid ?? 'ack'), ['u1', 'ack', 'u2']);
+    await store.removeTask(task.task_id);
+    assert.equal(await openLogs(), 0);
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: '/x', kind: 'command' });
+    await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u3'));
+    await store.close();
+    assert.equal(await openLogs(), 0);
   });
 
   it('close() lets writes under way land and refuses later ones', async () => {

@@ -126,6 +126,7 @@ export class StatusUpdateManager {
         q.draining = false;
         if (q.pending.length === 0 && q.acks.size === 0) {
           this.queues.delete(taskId);
+          this.options.store.releaseLog(taskId);
           if (this.isIdle()) {
             for (const resolve of this.idleWaiters) resolve();
             this.idleWaiters.clear();
