@@ -82,6 +82,8 @@ export class DockerExecutor implements Executor {
   /** dockerId → signals we sent, to name the one that ended it. */
   private readonly signalsSent = new Map<string, Set<NodeJS.Signals>>();
   private readonly statsMeta = new Map<string, StatsMeta>();
+  /** Images found in the local engine by an earlier launch (see startTask). */
+  private readonly localImages = new Set<string>();
 
   private constructor(
     private readonly client: DockerClient,
@@ -112,21 +114,36 @@ export class DockerExecutor implements Executor {
       throw new ExecutorError('LAUNCH_FAILED', `task '${config.task.task_id}' has no container.docker.image`);
     }
     const log = this.logger.child({ taskId: config.task.task_id, containerId: config.containerId });
-    await this.ensureImage(image, config.task.container?.docker?.force_pull_image === true, log);
-
+    const forcePull = config.task.container?.docker?.force_pull_image === true;
+    // An image this executor already found locally is not inspected again before each launch (one
+    // engine round trip less, as `docker run` does): if it has gone since, the create answers 404
+    // and the image is looked for (and pulled) then, as on a first launch.
+    const checkImage = forcePull || !this.localImages.has(image);
     const spec = buildContainerSpec(config, image, this.options.cgroupParent);
-    try {
-      await touchLogFiles(config.sandboxDir);
-    } catch (err) {
-      throw new ExecutorError('LAUNCH_FAILED', `cannot write to sandbox ${config.sandboxDir}: ${errorMessage(err)}`, {
-        cause: err,
+    const [imageChecked, touched] = await Promise.allSettled([
+      checkImage ? this.ensureImage(image, forcePull, log) : Promise.resolve(),
+      touchLogFiles(config.sandboxDir),
+    ]);
+    if (imageChecked.status === 'rejected') throw imageChecked.reason;
+    if (touched.status === 'rejected') {
+      throw new ExecutorError('LAUNCH_FAILED', `cannot write to sandbox ${config.sandboxDir}: ${errorMessage(touched.reason)}`, {
+        cause: touched.reason,
       });
     }
+    this.localImages.add(image);
     let dockerId: string;
     try {
       dockerId = await this.client.createContainer(spec);
     } catch (err) {
-      throw this.engineError('LAUNCH_FAILED', `cannot create container ${spec.name}`, err);
+      if (checkImage || engineStatus(err) !== 404) throw this.engineError('LAUNCH_FAILED', `cannot create container ${spec.name}`, err);
+      this.localImages.delete(image);
+      await this.ensureImage(image, false, log);
+      this.localImages.add(image);
+      try {
+        dockerId = await this.client.createContainer(spec);
+      } catch (again) {
+        throw this.engineError('LAUNCH_FAILED', `cannot create container ${spec.name}`, again);
+      }
     }
     try {
       await this.client.startContainer(dockerId);

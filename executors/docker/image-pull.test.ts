@@ -12,8 +12,10 @@ class FakeEngine implements DockerClient {
   pullResult: 'ok' | 'fail' = 'ok';
   pulls: string[] = [];
   created: ContainerSpec[] = [];
+  inspects = 0;
   async ping(): Promise<void> {}
   async inspectImage(image: string) {
+    this.inspects++;
     return this.images.has(image) ? { id: 'sha256:x', cmd: ['/bin/sh'] } : undefined;
   }
   async pullImage(image: string, onProgress: (p: PullProgress) => void): Promise<void> {
@@ -24,6 +26,8 @@ class FakeEngine implements DockerClient {
     this.images.add(image);
   }
   async createContainer(spec: ContainerSpec): Promise<string> {
+    // Like the engine: 404 "No such image" for an image that is not here.
+    if (!this.images.has(spec.image)) throw Object.assign(new Error(`No such image: ${spec.image}`), { statusCode: 404 });
     this.created.push(spec);
     return `id-${this.created.length}`;
   }
@@ -93,5 +97,27 @@ describe('DockerExecutor image resolution (fake engine)', () => {
     await executor.startTask(cfg);
     assert.deepEqual(engine.pulls, ['repo/missing:1', 'repo/local:1']);
     assert.equal(engine.created.length, 1);
+  });
+
+  it('inspects an image once; if it has gone by a later launch, the 404 from create brings the usual look-up', async () => {
+    const engine = new FakeEngine();
+    engine.images.add('repo/app:3');
+    const executor = await DockerExecutor.create({ logger: silentLogger, client: engine });
+    const cfg = (): ReturnType<typeof taskConfig> => taskConfig({ agentId: 'a', sandboxDir, image: 'repo/app:3' });
+    await executor.startTask(cfg());
+    await executor.startTask(cfg());
+    assert.equal(engine.inspects, 1, 'known locally after the first launch');
+    assert.equal(engine.created.length, 2);
+
+    // Removed from the engine and not pullable: IMAGE_NOT_FOUND, as on a first launch.
+    engine.images.delete('repo/app:3');
+    engine.pullResult = 'fail';
+    await assert.rejects(executor.startTask(cfg()), (err: unknown) => err instanceof ExecutorError && err.code === 'IMAGE_NOT_FOUND');
+    assert.equal(engine.inspects, 2);
+    // Pullable again: pulled on the next launch, then created.
+    engine.pullResult = 'ok';
+    const handle = await executor.startTask(cfg());
+    assert.equal(handle.dockerId, 'id-3');
+    assert.deepEqual(engine.pulls, ['repo/app:3', 'repo/app:3']);
   });
 });
