@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { INTERNAL_PATHS, createLogger, isTerminal, requestJson, silentLogger, waitFor, type TaskInfo, type TaskStatisticsEntry } from '../common/index.js';
 import { Agent } from './agent.js';
+import { parseUpdateLog } from './checkpoint/index.js';
 import type { AgentState } from './http/index.js';
 import { ownV2Base, removeCgroupsRoot, requireRealCgroups, testCgroupsRoot, type RealCgroupVersion } from './testing/cgroups.js';
 import { FakeMaster } from './testing/fake-master.js';
@@ -151,12 +152,15 @@ describe('Agent with the real command executor on real cgroups (v1 or v2)', func
     const state = await requestJson<AgentState>(`${first.url}/state`);
     const quitter = state.tasks.find((t) => t.id === 'quitter');
     assert.ok(quitter);
-    const handle = JSON.parse(await readFile(path.join(workDir, 'agent', 'tasks', 'task-quitter', 'handle.json'), 'utf8')) as { pid: number };
+    // The handle is checkpointed as a line of the task's update log.
+    const logText = await readFile(path.join(workDir, 'agent', 'tasks', 'task-quitter', 'updates.log'), 'utf8');
+    const quitterPid = parseUpdateLog(logText).handle?.pid;
+    assert.ok(quitterPid !== undefined, 'the handle with the pid is checkpointed');
     await first.statusUpdatesDelivered();
     await first.stop();
 
     await writeFile(path.join(quitter.directory, 'go'), '');
-    await waitFor('quitter exited while the agent is down', () => !pidAlive(handle.pid));
+    await waitFor('quitter exited while the agent is down', () => !pidAlive(quitterPid));
 
     const before = master.registrations.length;
     const second = await startAgent();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger, waitFor, type TaskInfo, type TaskStatus } from '../../common/index.js';
@@ -69,6 +69,25 @@ describe('agent checkpoint store', () => {
     await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u3'));
     await store.close();
     assert.equal(await openLogs(), 0);
+  });
+
+  it('keeps the handle in the update log, reads an older agent\'s handle.json, and drops a torn handle line', async () => {
+    const handle: TaskHandle = { kind: 'command', taskId: task.task_id, containerId: 'c1', sandboxDir: '/x', pid: 42, startedAt: 5 };
+    await store.saveTask(task, { container_id: 'c1', sandbox_dir: '/x', kind: 'command' });
+    const taskDir = path.join(store.tasksDir, `task-${task.task_id}`);
+    // An older agent's checkpoint: handle.json, nothing in the log.
+    await writeFile(path.join(taskDir, 'handle.json'), JSON.stringify({ ...handle, pid: 7 }));
+    assert.equal((await store.loadTasks())[0]?.handle?.pid, 7);
+    // The log's handle wins.
+    await store.appendUpdate(task.task_id, update('TASK_STARTING', 'u1'));
+    await store.saveHandle(task.task_id, handle);
+    assert.deepEqual((await store.loadTasks())[0]?.handle, handle);
+    await rm(path.join(taskDir, 'handle.json'));
+    await store.close();
+    // A crash mid-append of a later handle line: the torn line is dropped, the intact one stays.
+    await appendFile(path.join(taskDir, 'updates.log'), '{"handle":{"kind":"command","pid":9');
+    const reopened = await CheckpointStore.create({ dir, logger: silentLogger });
+    assert.deepEqual((await reopened.loadTasks())[0]?.handle, handle);
   });
 
   it('close() lets writes under way land and refuses later ones', async () => {

@@ -2,8 +2,10 @@
 //   agent.json                      {"agent_id": "..."} once the master gave us an id
 //   tasks/task-<taskId>/container.json  {"container_id", "sandbox_dir", "kind"} (written first)
 //   tasks/task-<taskId>/task.json       the TaskInfo (its presence makes the task known)
-//   tasks/task-<taskId>/handle.json     the executor's TaskHandle, once started
-//   tasks/task-<taskId>/updates.log     status updates and acknowledgements (JSON lines)
+//   tasks/task-<taskId>/updates.log     status updates, acknowledgements and, once started, the
+//                                       executor's TaskHandle (JSON lines, O_SYNC appends)
+//   tasks/task-<taskId>/handle.json     the TaskHandle as agents before the log carried it wrote it
+//                                       (still read, never written)
 //   sandboxes/<containerId>/            the task's working directory (stdout, stderr)
 // Task directories are prefixed so that ids like "." or ".." (legal per the id pattern) stay inside.
 import { mkdir, open, readFile, readdir, rm, truncate, type FileHandle } from 'node:fs/promises';
@@ -113,8 +115,13 @@ export class CheckpointStore {
     });
   }
 
+  /**
+   * Durable when this resolves, as a line of the task's update log: one O_SYNC append on the log
+   * the task's updates keep open, instead of a temp file, fsync, rename and directory fsync. A crash
+   * mid-append leaves a torn line that loadTasks() drops, as it would a never-renamed temp file.
+   */
   saveHandle(taskId: string, handle: TaskHandle): Promise<void> {
-    return this.write(() => writeFileAtomic(path.join(this.taskDir(taskId), 'handle.json'), JSON.stringify(handle)));
+    return this.append(taskId, formatEntry({ handle }));
   }
 
   appendUpdate(taskId: string, update: TaskStatus): Promise<void> {
@@ -162,19 +169,19 @@ export class CheckpointStore {
         await rm(dir, { recursive: true, force: true });
         continue;
       }
-      const handle = (await readJson(path.join(dir, 'handle.json'))) as TaskHandle | undefined;
       const log = await this.readUpdateLog(path.join(dir, 'updates.log'));
+      const handle = log.handle ?? ((await readJson(path.join(dir, 'handle.json'))) as TaskHandle | undefined);
       tasks.push({ task, container, handle, updates: log.updates, acknowledged: log.acknowledged });
     }
     return tasks;
   }
 
-  private async readUpdateLog(file: string): Promise<{ updates: TaskStatus[]; acknowledged: Set<string> }> {
+  private async readUpdateLog(file: string): Promise<{ updates: TaskStatus[]; acknowledged: Set<string>; handle: TaskHandle | undefined }> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if (isNotFound(err)) return { updates: [], acknowledged: new Set() };
+      if (isNotFound(err)) return { updates: [], acknowledged: new Set(), handle: undefined };
       throw err;
     }
     const parsed = parseUpdateLog(text);
@@ -184,7 +191,7 @@ export class CheckpointStore {
       await truncate(file, parsed.intactBytes);
     }
     if (parsed.badLines > 0) this.logger.warn({ file, badLines: parsed.badLines }, 'skipped unreadable lines in a status update log');
-    return { updates: parsed.updates, acknowledged: parsed.acknowledged };
+    return { updates: parsed.updates, acknowledged: parsed.acknowledged, handle: parsed.handle };
   }
 
   private taskDir(taskId: string): string {
