@@ -3,7 +3,8 @@
 //   (a) N sequential no-op command tasks under cgroups  vs  a bare shell script doing the same cgroup work
 //   (b) N sequential no-op docker tasks                 vs  `docker run --rm` of the same image
 //   (c) M no-op command tasks in flight at once on one agent: tasks/s
-// Sizes: BENCH_N (default 40), BENCH_DOCKER_N (default 15), BENCH_THROUGHPUT_N (default 300).
+// Sizes: BENCH_N (default 40), BENCH_DOCKER_N (default 24), BENCH_THROUGHPUT_N (default 300).
+// (a) and (b) take baseline and Tessera samples in alternating blocks, so drift hits both alike.
 import { randomBytes } from 'node:crypto';
 import { isTerminal, requestJson, type TaskSubmission, type TaskView } from '../common/index.js';
 import { TEST_IMAGE, TestCluster } from '../integration-tests/harness/cluster.js';
@@ -11,7 +12,7 @@ import { bareCgroupLaunches, dockerRunRm } from './baseline.js';
 import { ms, summarize, type Summary } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 40);
-const DOCKER_N = Number(process.env.BENCH_DOCKER_N ?? 15);
+const DOCKER_N = Number(process.env.BENCH_DOCKER_N ?? 24);
 const THROUGHPUT_N = Number(process.env.BENCH_THROUGHPUT_N ?? 300);
 
 const noopCommand: TaskSubmission = { name: 'noop', resources: { cpus: 0.1, mem: 64 }, command: { value: 'true' } };
@@ -37,7 +38,6 @@ async function timeOne(cluster: TestCluster, body: TaskSubmission): Promise<numb
 }
 
 async function sequential(cluster: TestCluster, body: TaskSubmission, n: number): Promise<number[]> {
-  await timeOne(cluster, body); // warm-up
   const samples: number[] = [];
   for (let i = 0; i < n; i++) samples.push(await timeOne(cluster, body));
   return samples;
@@ -62,6 +62,25 @@ async function throughput(cluster: TestCluster, n: number): Promise<number> {
   return n / (elapsed / 1000);
 }
 
+/**
+ * Baseline and Tessera samples taken in alternating blocks, so that the machine's drift over the run
+ * (it is noisy) falls on both sides alike instead of on whichever ran second.
+ */
+async function interleaved(
+  n: number,
+  block: number,
+  baseline: (count: number) => Promise<number[]>,
+  tessera: (count: number) => Promise<number[]>,
+): Promise<{ baseline: number[]; tessera: number[] }> {
+  const result = { baseline: [] as number[], tessera: [] as number[] };
+  for (let done = 0; done < n; done += block) {
+    const count = Math.min(block, n - done);
+    result.baseline.push(...(await baseline(count)));
+    result.tessera.push(...(await tessera(count)));
+  }
+  return result;
+}
+
 function row(label: string, s: Summary): string {
   return `${label.padEnd(44)} p50 ${ms(s.p50).padStart(10)}   p99 ${ms(s.p99).padStart(10)}   (n=${s.n})`;
 }
@@ -73,15 +92,29 @@ async function main(): Promise<void> {
   try {
     console.log(`Tessera launch benchmark (one agent, cgroups ${process.env.TESSERA_BENCH_NOTE ?? 'v1'}); lower is better except (c)\n`);
 
-    const bare = summarize(await bareCgroupLaunches(N, `tessera-bench-${randomBytes(3).toString('hex')}`));
-    const tesseraCommand = summarize(await sequential(cluster, noopCommand, N));
+    await timeOne(cluster, noopCommand); // warm-up
+    const commandRuns = await interleaved(
+      N,
+      5,
+      (count) => bareCgroupLaunches(count, `tessera-bench-${randomBytes(3).toString('hex')}`),
+      (count) => sequential(cluster, noopCommand, count),
+    );
+    const bare = summarize(commandRuns.baseline);
+    const tesseraCommand = summarize(commandRuns.tessera);
     console.log('(a) sequential no-op command tasks');
     console.log(row('  bare shell: cgroup set-up, exec, clean-up', bare));
     console.log(row('  tessera: HTTP submit → TASK_FINISHED', tesseraCommand));
     console.log(`  ratio p50 ${(tesseraCommand.p50 / bare.p50).toFixed(2)}×   p99 ${(tesseraCommand.p99 / bare.p99).toFixed(2)}×   (goal ≤ 2×)\n`);
 
-    const dockerRun = summarize(await dockerRunRm(DOCKER_N, TEST_IMAGE));
-    const tesseraDocker = summarize(await sequential(cluster, noopDocker, DOCKER_N));
+    await timeOne(cluster, noopDocker); // warm-up
+    const dockerRuns = await interleaved(
+      DOCKER_N,
+      3,
+      (count) => dockerRunRm(count, TEST_IMAGE),
+      (count) => sequential(cluster, noopDocker, count),
+    );
+    const dockerRun = summarize(dockerRuns.baseline);
+    const tesseraDocker = summarize(dockerRuns.tessera);
     console.log('(b) sequential no-op docker tasks');
     console.log(row('  docker run --rm', dockerRun));
     console.log(row('  tessera: HTTP submit → TASK_FINISHED', tesseraDocker));
