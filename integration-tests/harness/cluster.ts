@@ -119,18 +119,16 @@ export class TestCluster {
     await requestJson(`${this.masterUrl}/api/v1/tasks/${encodeURIComponent(taskId)}`, { method: 'DELETE' });
   }
 
-  /** Waits until the task is in one of `states`; fails early if it ends in another terminal state. */
+  /** Waits until the task is in one of `states`; fails at once if it ends in another terminal state. */
   async waitForState(taskId: string, states: TaskState[], timeoutMs = 30_000): Promise<TaskView> {
-    return waitFor(`task ${taskId} in ${states.join('|')}`, async () => {
-      const view = await this.task(taskId);
-      if (states.includes(view.state)) return view;
-      if (isTerminal(view.state)) {
-        throw new StopWaiting(`task ${taskId} ended ${view.state} (${view.reason ?? ''}: ${view.message ?? ''})`);
-      }
-      return undefined;
-    }, timeoutMs).catch((err: unknown) => {
-      throw err instanceof StopWaiting ? new Error(err.message) : err;
-    });
+    const view = await waitFor(`task ${taskId} in ${states.join('|')}`, async () => {
+      const current = await this.task(taskId);
+      return states.includes(current.state) || isTerminal(current.state) ? current : undefined;
+    }, timeoutMs);
+    if (!states.includes(view.state)) {
+      throw new Error(`task ${taskId} ended ${view.state} (${view.reason ?? ''}: ${view.message ?? ''})`);
+    }
+    return view;
   }
 
   async stop(): Promise<void> {
@@ -156,7 +154,6 @@ export class TestCluster {
   }
 }
 
-class StopWaiting extends Error {}
 
 /** The parts of `GET /master/state` the tests read. */
 export interface MasterState {

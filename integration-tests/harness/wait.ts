@@ -1,24 +1,12 @@
-// Waiting for a condition with a deadline: tests never sleep blindly.
+// Waiting for a condition with a deadline (common's waitFor), with the longer defaults that
+// end-to-end tests against real processes want.
+import { waitFor as waitForCondition } from '../../common/index.js';
 
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 20_000,
   intervalMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return waitForCondition(what, probe, timeoutMs, intervalMs);
 }
