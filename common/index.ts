@@ -11,3 +11,4 @@ export * from './http.js';
 export * from './logging.js';
 export * from './atomic-write.js';
 export * from './wait-for.js';
+export * from './zk/index.js';
