@@ -19,11 +19,17 @@ const state: RegistryState = {
       },
     },
   ],
-  pending: [
+  tasks: [
     {
       task_id: 'web.abc',
       submitted_at: 1700000001,
       submission: { name: 'web', resources: { cpus: 1, mem: 64 }, command: { value: 'sleep 1' } },
+    },
+    {
+      task_id: 'db.def',
+      submitted_at: 1700000002,
+      agent_id: 'agent-1',
+      submission: { name: 'db', resources: { cpus: 1, mem: 128 }, command: { value: 'sleep 9' } },
     },
   ],
 };
@@ -39,7 +45,7 @@ describe('FileRegistry', () => {
 
   it('loads an empty state when nothing was saved', async () => {
     const registry = await FileRegistry.create({ workDir });
-    assert.deepEqual(await registry.load(), { agents: [], pending: [] });
+    assert.deepEqual(await registry.load(), { agents: [], tasks: [] });
   });
 
   it('saves to <workDir>/master/registry.json and a new instance reloads it', async () => {
@@ -54,21 +60,21 @@ describe('FileRegistry', () => {
     const registry = await FileRegistry.create({ workDir });
     const saves = [];
     for (let i = 0; i < 20; i++) {
-      saves.push(registry.save({ agents: state.agents, pending: state.pending.map((p) => ({ ...p, task_id: `t${i}` })) }));
+      saves.push(registry.save({ agents: state.agents, tasks: state.tasks.map((p) => ({ ...p, task_id: `t${i}` })) }));
     }
     await Promise.all(saves);
     assert.deepEqual(await readdir(join(workDir, 'master')), ['registry.json']);
     const loaded = await registry.load();
-    assert.equal(loaded.pending[0]?.task_id, 't19', 'the last save wins');
+    assert.equal(loaded.tasks[0]?.task_id, 't19', 'the last save wins');
     const text = await readFile(registry.path, 'utf8');
-    assert.equal(JSON.parse(text).version, 1);
+    assert.equal(JSON.parse(text).version, 2);
   });
 
   it('keeps the old file when a write fails, and says so', async () => {
     const registry = await FileRegistry.create({ workDir });
     await registry.save(state);
     // A cyclic object cannot be serialised: the write fails before the rename.
-    const cyclic = { agents: [], pending: [] } as unknown as RegistryState & { self?: unknown };
+    const cyclic = { agents: [], tasks: [] } as unknown as RegistryState & { self?: unknown };
     (cyclic.agents as unknown[]).push(cyclic);
     await assert.rejects(registry.save(cyclic), { code: 'REGISTRY_FAILED' });
     assert.deepEqual(await registry.load(), state);
@@ -79,7 +85,14 @@ describe('FileRegistry', () => {
     const registry = await FileRegistry.create({ workDir });
     await writeFile(registry.path, '{"version":1,"agents":[', 'utf8');
     await assert.rejects(registry.load(), { code: 'REGISTRY_FAILED' });
-    await writeFile(registry.path, '{"version":1,"agents":[{"id":"x"}],"pending":[]}', 'utf8');
+    await writeFile(registry.path, '{"version":2,"agents":[{"id":"x"}],"tasks":[]}', 'utf8');
     await assert.rejects(registry.load(), /info: is required|agents\.0\.info/);
+  });
+
+  it('reads a version 1 file (first slice): its pending submissions become tasks without an agent', async () => {
+    const registry = await FileRegistry.create({ workDir });
+    const v1 = { version: 1, agents: state.agents, pending: [state.tasks[0]] };
+    await writeFile(registry.path, JSON.stringify(v1), 'utf8');
+    assert.deepEqual(await registry.load(), { agents: state.agents, tasks: [state.tasks[0]] });
   });
 });

@@ -3,58 +3,47 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JSONSchemaType } from 'ajv';
-import {
-  agentInfoSchema,
-  compileValidator,
-  errorMessage,
-  taskSubmissionSchema,
-  writeFileAtomic,
-  type Validator,
-} from '../../common/index.js';
+import { compileValidator, errorMessage, writeFileAtomic, type Validator } from '../../common/index.js';
 import { RegistryError } from '../errors.js';
-import { emptyRegistryState, type Registry, type RegistryState } from './registry.js';
+import { emptyRegistryState, type Registry, type RegistryState, type TaskRecord } from './registry.js';
+import { admittedAgentSchema, taskRecordSchema } from './schemas.js';
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 interface RegistryFile extends RegistryState {
-  version: number;
+  version: typeof FORMAT_VERSION;
+}
+
+/** Version 1 (first slice) kept only waiting submissions; they load as tasks without an agent. */
+interface RegistryFileV1 {
+  version: 1;
+  agents: RegistryState['agents'];
+  pending: TaskRecord[];
 }
 
 const registryFileSchema: JSONSchemaType<RegistryFile> = {
   type: 'object',
   properties: {
     version: { type: 'integer', const: FORMAT_VERSION },
-    agents: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          id: { type: 'string', minLength: 1 },
-          info: agentInfoSchema,
-          registered_at: { type: 'number' },
-        },
-        required: ['id', 'info', 'registered_at'],
-        additionalProperties: false,
-      },
-    },
-    pending: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          task_id: { type: 'string', minLength: 1 },
-          submission: taskSubmissionSchema,
-          submitted_at: { type: 'number' },
-        },
-        required: ['task_id', 'submission', 'submitted_at'],
-        additionalProperties: false,
-      },
-    },
+    agents: { type: 'array', items: admittedAgentSchema },
+    tasks: { type: 'array', items: taskRecordSchema },
+  },
+  required: ['version', 'agents', 'tasks'],
+  additionalProperties: false,
+};
+
+const registryFileV1Schema: JSONSchemaType<RegistryFileV1> = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer', const: 1 },
+    agents: { type: 'array', items: admittedAgentSchema },
+    pending: { type: 'array', items: taskRecordSchema },
   },
   required: ['version', 'agents', 'pending'],
   additionalProperties: false,
 };
 
+let validateV1: Validator<RegistryFileV1> | undefined;
 let validateFile: Validator<RegistryFile> | undefined;
 
 export class FileRegistry implements Registry {
@@ -92,10 +81,15 @@ export class FileRegistry implements Registry {
       // Never start with an empty registry over a damaged one: that would forget admitted agents.
       throw new RegistryError(`${this.path} is not valid JSON: ${errorMessage(err)}`, { cause: err });
     }
-    validateFile ??= compileValidator(registryFileSchema);
     try {
+      if (isVersion1(parsed)) {
+        validateV1 ??= compileValidator(registryFileV1Schema);
+        const old = validateV1(parsed);
+        return { agents: old.agents, tasks: old.pending };
+      }
+      validateFile ??= compileValidator(registryFileSchema);
       const file = validateFile(parsed);
-      return { agents: file.agents, pending: file.pending };
+      return { agents: file.agents, tasks: file.tasks };
     } catch (err) {
       throw new RegistryError(`${this.path} is not a registry: ${errorMessage(err)}`, { cause: err });
     }
@@ -109,11 +103,15 @@ export class FileRegistry implements Registry {
   }
 
   private async write(state: RegistryState): Promise<void> {
-    const file: RegistryFile = { version: FORMAT_VERSION, agents: state.agents, pending: state.pending };
+    const file: RegistryFile = { version: FORMAT_VERSION, agents: state.agents, tasks: state.tasks };
     try {
       await writeFileAtomic(this.path, `${JSON.stringify(file, null, 2)}\n`);
     } catch (err) {
       throw new RegistryError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
   }
+}
+
+function isVersion1(parsed: unknown): boolean {
+  return typeof parsed === 'object' && parsed !== null && (parsed as { version?: unknown }).version === 1;
 }
