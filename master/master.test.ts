@@ -199,8 +199,8 @@ describe('Master over HTTP', function () {
     assert.equal(killed.status, 202);
     assert.equal(killed.body.state, 'TASK_KILLED');
     assert.equal(killed.body.statuses[0]?.source, 'SOURCE_MASTER');
-    const registry = JSON.parse(await readFile(join(workDir, 'master', 'registry.json'), 'utf8')) as { pending: unknown[] };
-    assert.deepEqual(registry.pending, [], 'a killed pending task leaves the persisted queue');
+    const registry = JSON.parse(await readFile(join(workDir, 'master', 'registry.json'), 'utf8')) as { tasks: unknown[] };
+    assert.deepEqual(registry.tasks, [], 'a killed pending task leaves the registry');
 
     const agent = await startAgent(master);
     await agent.register();
@@ -332,7 +332,9 @@ describe('Master over HTTP', function () {
     const state = (await call<MasterState>(`${second.url}/master/state`)).body;
     assert.deepEqual(state.slaves.map((s) => [s.id, s.active, s.status]), [[agent.agentId, false, 'recovering']]);
     assert.deepEqual(state.pending_tasks.map((t) => [t.task_id, t.state]), [[waiting.task_id, 'TASK_STAGING']]);
-    assert.equal((await call(`${second.url}/api/v1/tasks/${running.task_id}`)).status, 404, 'running tasks are not stored');
+    const unsettled = await call<{ error: { code: string; message: string } }>(`${second.url}/api/v1/tasks/${running.task_id}`);
+    assert.equal(unsettled.status, 503, 'a recorded task whose agent has not re-registered yet is known but not settled');
+    assert.match(unsettled.body.error.message, /has not re-registered/);
 
     // The agent's heartbeat is refused, so it re-registers and reports its task.
     const beat = await call(`${second.url}${INTERNAL_PATHS.heartbeat(agent.agentId!)}`, { body: {} });
@@ -384,7 +386,7 @@ describe('Master over HTTP', function () {
     assert.equal(metrics['master/cpus_total'], 2);
     assert.equal(metrics['master/mem_total'], 1024);
     assert.equal(metrics['master/mem_used'], 64);
-    assert.equal(Object.keys(metrics).length, 18);
+    assert.equal(Object.keys(metrics).length, 19);
     const prom = await call(`${master.url}/metrics`);
     assert.match(prom.headers.get('content-type') ?? '', /text\/plain/);
     assert.match(prom.text, /^tessera_master_slaves_active 1$/m);

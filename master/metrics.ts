@@ -6,6 +6,7 @@ export const SNAPSHOT_KEYS = [
   'master/elected',
   'master/uptime_secs',
   'master/slaves_active',
+  'master/slaves_recovering',
   'master/slaves_unreachable',
   'master/tasks_staging',
   'master/tasks_starting',

@@ -70,8 +70,19 @@ export interface MasterState {
   pending_tasks: TaskView[];
 }
 
+/** Who leads, as a non-leading master learned it from ZooKeeper (MasterInfo fields). */
+export interface LeaderIdentity {
+  id: string;
+  hostname: string;
+  ip: string;
+  port: number;
+}
+
 export function buildMasterState(input: {
   master: MasterIdentity;
+  leader: LeaderIdentity;
+  /** Seconds since the epoch at which this master was elected. */
+  electedTime: number;
   agents: readonly AgentRecord[];
   usedBy: (agentId: string) => ScalarResources;
   liveTasks: readonly TaskView[];
@@ -87,17 +98,8 @@ export function buildMasterState(input: {
     pid,
     hostname: master.hostname,
     start_time: master.startTime,
-    elected_time: master.startTime,
-    leader: pid,
-    leader_info: {
-      id: master.id,
-      pid,
-      hostname: master.hostname,
-      ip: master.ip,
-      port: master.port,
-      version: MASTER_VERSION,
-      address: { hostname: master.hostname, ip: master.ip, port: master.port },
-    },
+    elected_time: input.electedTime,
+    ...leaderFields(input.leader),
     activated_slaves: input.agents.filter((a) => a.status === 'active').length,
     deactivated_slaves: input.agents.filter((a) => a.status === 'recovering').length,
     unreachable_slaves: input.agents.filter((a) => a.status === 'unreachable').length,
@@ -123,6 +125,46 @@ export function buildMasterState(input: {
       completed_tasks: input.completedTasks.filter((t) => t.framework_id === id).map(mesosTask),
     })),
     pending_tasks: pending,
+  };
+}
+
+/**
+ * What a master that does not lead answers: who it is and who leads (as Mesos does), nothing of
+ * agents or tasks, which only the leader knows.
+ */
+export function buildFollowerState(master: MasterIdentity, leader: LeaderIdentity | undefined): FollowerState {
+  return {
+    version: MASTER_VERSION,
+    id: master.id,
+    pid: `master@${master.ip}:${master.port}`,
+    hostname: master.hostname,
+    start_time: master.startTime,
+    ...(leader ? leaderFields(leader) : {}),
+    activated_slaves: 0,
+    deactivated_slaves: 0,
+    unreachable_slaves: 0,
+    slaves: [],
+    frameworks: [],
+    pending_tasks: [],
+  };
+}
+
+export type FollowerState = Omit<MasterState, 'elected_time' | 'leader' | 'leader_info'> &
+  Partial<Pick<MasterState, 'leader' | 'leader_info'>>;
+
+function leaderFields(leader: LeaderIdentity): Pick<MasterState, 'leader' | 'leader_info'> {
+  const pid = `master@${leader.ip}:${leader.port}`;
+  return {
+    leader: pid,
+    leader_info: {
+      id: leader.id,
+      pid,
+      hostname: leader.hostname,
+      ip: leader.ip,
+      port: leader.port,
+      version: MASTER_VERSION,
+      address: { hostname: leader.hostname, ip: leader.ip, port: leader.port },
+    },
   };
 }
 

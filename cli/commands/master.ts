@@ -1,8 +1,10 @@
-// `tessera master`: a standalone master, until SIGINT/SIGTERM.
+// `tessera master`: a master until SIGINT/SIGTERM; standalone, or one of several contending through
+// ZooKeeper (`--zk`), printing its role as it changes.
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createLogger } from '../../common/index.js';
-import { DEFAULT_WORK_DIR, parseDuration, parseHost, parseIp, parsePort, parseWorkDir } from '../args.js';
+import type { ZkUrl } from '../../common/index.js';
+import { DEFAULT_WORK_DIR, parseDuration, parseHost, parseIp, parsePort, parseWorkDir, parseZkFlag } from '../args.js';
 import { runUntilSignal, startFailure } from '../daemon.js';
 import { flag } from '../options.js';
 
@@ -12,12 +14,21 @@ export interface MasterCommandOptions {
   advertiseIp?: string;
   workDir: string;
   agentTimeout: number;
+  agentReregisterTimeout: number;
+  heartbeatInterval: number;
+  zk?: ZkUrl;
+  zkSessionTimeout: number;
+}
+
+/** Prints a master's role changes (elected, deposed…) on stderr, each with the time it happened. */
+export function printRole(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} master: ${message}\n`);
 }
 
 export function register(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('master')
-    .description('run a master (standalone: one master, registry on local disk)')
+    .description('run a master: standalone (registry on local disk), or with --zk one of several that elect a leader')
     .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').argParser(flag(parseHost)))
     .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').default(5050).argParser(flag(parsePort)))
     .addOption(new Option('--advertise-ip <ip>', 'the IP agents and clients reach this master at').argParser(flag(parseIp)))
@@ -26,6 +37,24 @@ export function register(program: Command, setExitCode: (code: number) => void):
       new Option('--agent-timeout <duration>', 'an agent silent this long is lost (30s, 500ms, 2m or seconds)')
         .default(30_000, '30s')
         .argParser(flag(parseDuration)),
+    )
+    .addOption(
+      new Option('--zk <url>', 'contend for leadership through ZooKeeper: zk://[user:pass@]host:2181[,host…]/tessera').argParser(
+        flag(parseZkFlag),
+      ),
+    )
+    .addOption(
+      new Option('--zk-session-timeout <duration>', 'ZooKeeper session timeout: how long a dead leader keeps its place')
+        .default(10_000, '10s')
+        .argParser(flag(parseDuration)),
+    )
+    .addOption(
+      new Option('--agent-reregister-timeout <duration>', 'after a failover or restart, how long known agents have to come back before removal')
+        .default(600_000, '10m')
+        .argParser(flag(parseDuration)),
+    )
+    .addOption(
+      new Option('--heartbeat-interval <duration>', 'how often agents are told to heartbeat').default(5_000, '5s').argParser(flag(parseDuration)),
     )
     .action(async (options: MasterCommandOptions) => setExitCode(await master(options)));
 }
@@ -41,6 +70,9 @@ export async function master(options: MasterCommandOptions): Promise<number> {
       port: options.port,
       workDir: options.workDir,
       agentTimeoutMs: options.agentTimeout,
+      agentReregisterTimeoutMs: options.agentReregisterTimeout,
+      heartbeatIntervalMs: options.heartbeatInterval,
+      ...(options.zk === undefined ? {} : { zk: { url: options.zk, sessionTimeoutMs: options.zkSessionTimeout }, onRoleChange: printRole }),
       logger,
       ...(options.advertiseIp === undefined ? {} : { advertiseIp: options.advertiseIp }),
     });
@@ -49,6 +81,7 @@ export async function master(options: MasterCommandOptions): Promise<number> {
   }
   // Handle signals before saying we are up: whoever waits for that line may signal at once.
   const stopped = runUntilSignal([{ name: 'master', stop: () => instance.stop() }]);
-  process.stderr.write(`master listening on ${options.host}:${instance.port}, reachable at ${instance.url}\n`);
+  const mode = options.zk === undefined ? 'standalone' : `with ZooKeeper ${options.zk.redacted}, ${instance.role}`;
+  process.stderr.write(`master listening on ${options.host}:${instance.port}, reachable at ${instance.url} (${mode})\n`);
   return stopped;
 }

@@ -15,10 +15,17 @@ const info: AgentInfo = {
 let n = 0;
 const ids = { uuid: () => `id-${++n}` };
 
-function setup(timeoutMs = 1000) {
+function setup(timeoutMs = 1000, reregisterTimeoutMs?: number) {
   const clock = new ManualClock();
   const tasks = new TaskStore({ logger: silentLogger });
-  const agents = new AgentManager({ tasks, clock, ids, logger: silentLogger, agentTimeoutMs: timeoutMs });
+  const agents = new AgentManager({
+    tasks,
+    clock,
+    ids,
+    logger: silentLogger,
+    agentTimeoutMs: timeoutMs,
+    ...(reregisterTimeoutMs === undefined ? {} : { agentReregisterTimeoutMs: reregisterTimeoutMs }),
+  });
   return { clock, tasks, agents };
 }
 
@@ -58,9 +65,9 @@ describe('AgentManager', () => {
     clock.advance(900);
     agents.heartbeat(agent.id);
     clock.advance(900);
-    assert.deepEqual(agents.sweep(), [], 'a heartbeat 900 ms ago is recent enough');
+    assert.deepEqual(agents.sweep(), { unreachable: [], removed: [] }, 'a heartbeat 900 ms ago is recent enough');
     clock.advance(200);
-    assert.deepEqual(agents.sweep().map((a) => a.id), [agent.id]);
+    assert.deepEqual(agents.sweep().unreachable.map((a) => a.id), [agent.id]);
     const lost = tasks.get('t1');
     assert.equal(lost?.state, 'TASK_LOST');
     assert.equal(lost?.reason, 'REASON_AGENT_DISCONNECTED');
@@ -91,17 +98,37 @@ describe('AgentManager', () => {
     assert.equal(tasks.invalidUpdates, 0);
   });
 
-  it('keeps recovered agents out of use until they re-register, and times them out', () => {
-    const { clock, agents } = setup(1000);
+  it('keeps recovered agents out of use until they re-register, and keeps their admission time', () => {
+    const { clock, agents } = setup(1000, 10_000);
     agents.recover([{ id: 'old', info, registered_at: 1 }]);
     assert.equal(agents.active().length, 0);
+    assert.deepEqual(agents.recovering().map((a) => a.id), ['old']);
     assert.throws(() => agents.heartbeat('old'), { code: 'AGENT_UNKNOWN' });
     clock.advance(1001);
-    agents.sweep();
-    assert.equal(agents.get('old')?.status, 'unreachable');
-    agents.register({ agent_id: 'old', info, tasks: [] });
+    assert.deepEqual(agents.sweep(), { unreachable: [], removed: [] }, 'the agent timeout does not apply to recovering agents');
+    const result = agents.register({ agent_id: 'old', info, tasks: [] });
+    assert.equal(result.isNew, false);
+    assert.equal(result.infoChanged, false);
     assert.equal(agents.get('old')?.status, 'active');
     assert.equal(agents.get('old')?.registered_at, 1, 'admission time is kept');
+    assert.equal(agents.register({ agent_id: 'old', info: { ...info, port: info.port + 1 }, tasks: [] }).infoChanged, true);
+  });
+
+  it('removes recovered agents that do not re-register within the re-registration timeout', () => {
+    const { clock, agents } = setup(1000, 5000);
+    agents.recover([
+      { id: 'returns', info, registered_at: 1 },
+      { id: 'never', info: { ...info, port: info.port + 1 }, registered_at: 1 },
+    ]);
+    clock.advance(4000);
+    agents.register({ agent_id: 'returns', info, tasks: [] });
+    assert.deepEqual(agents.sweep(), { unreachable: [], removed: [] });
+    clock.advance(1001);
+    agents.heartbeat('returns');
+    const swept = agents.sweep();
+    assert.deepEqual(swept.removed.map((a) => a.id), ['never']);
+    assert.equal(agents.get('never'), undefined, 'forgotten');
+    assert.equal(agents.get('returns')?.status, 'active');
   });
 
   it('forgets an agent whose address now registers under a new id', () => {

@@ -17,8 +17,9 @@ import { masterStatus, type TaskStore } from '../tasks/index.js';
 import { FRAMEWORK_ID } from '../framework.js';
 
 /**
- * active: registered and heartbeating; recovering: known from the registry after a master restart,
- * not used until it re-registers; unreachable: silent longer than the timeout (its tasks are LOST).
+ * active: registered and heartbeating; recovering: known from the registry after a master restart or
+ * failover, not used until it re-registers (removed if it does not within the re-registration
+ * timeout); unreachable: silent longer than the timeout (its tasks are LOST).
  */
 export type AgentStatus = 'active' | 'recovering' | 'unreachable';
 
@@ -37,6 +38,8 @@ export interface AgentRecord {
 export interface RegisterResult {
   agent: AgentRecord;
   isNew: boolean;
+  /** The agent was known but reports different info (address, resources…): the registry must learn it. */
+  infoChanged: boolean;
   /** Tasks the master already gave up on: the agent must kill them. */
   killTaskIds: string[];
   /** Tasks that were waiting in the master's queue and that this agent reports: they are placed now. */
@@ -49,6 +52,15 @@ export interface AgentManagerOptions {
   ids: IdSource;
   logger: Logger;
   agentTimeoutMs: number;
+  /** How long a recovered agent has to re-register before it is removed; default: agentTimeoutMs. */
+  agentReregisterTimeoutMs?: number;
+}
+
+export interface SweepResult {
+  /** Active agents that went silent: now unreachable, their tasks LOST. */
+  unreachable: AgentRecord[];
+  /** Recovered agents that never re-registered: forgotten (the caller settles what it knew of them). */
+  removed: AgentRecord[];
 }
 
 export class AgentManager {
@@ -58,6 +70,7 @@ export class AgentManager {
   private readonly ids: IdSource;
   private readonly logger: Logger;
   private readonly agentTimeoutMs: number;
+  private readonly agentReregisterTimeoutMs: number;
 
   constructor(options: AgentManagerOptions) {
     this.tasks = options.tasks;
@@ -65,6 +78,7 @@ export class AgentManager {
     this.ids = options.ids;
     this.logger = options.logger;
     this.agentTimeoutMs = options.agentTimeoutMs;
+    this.agentReregisterTimeoutMs = options.agentReregisterTimeoutMs ?? options.agentTimeoutMs;
   }
 
   /** Agents from the registry: known, but not used until they re-register within the timeout. */
@@ -94,6 +108,16 @@ export class AgentManager {
     return this.list().filter((agent) => agent.status === 'active');
   }
 
+  recovering(): AgentRecord[] {
+    return this.list().filter((agent) => agent.status === 'recovering');
+  }
+
+  /** Everyone gets a fresh timeout: they could not reach this master for a while (see Leader.resume). */
+  touchAll(): void {
+    const now = this.clock.now();
+    for (const agent of this.agents.values()) agent.lastSeenMs = now;
+  }
+
   /** What the registry keeps. */
   admitted(): AdmittedAgent[] {
     return this.list().map(({ id, info, registered_at }) => ({ id, info, registered_at }));
@@ -117,6 +141,7 @@ export class AgentManager {
     const nowSecs = nowMs / 1000;
     let agent = request.agent_id === undefined ? undefined : this.agents.get(request.agent_id);
     const isNew = agent === undefined;
+    let infoChanged = false;
     if (!agent) {
       // A checkpointed id the master does not know (e.g. its registry was wiped) is kept: the agent's
       // tasks are labelled with it.
@@ -126,6 +151,7 @@ export class AgentManager {
       this.agents.set(id, agent);
     } else {
       const was = agent.status;
+      infoChanged = !sameInfo(agent.info, request.info);
       agent.info = request.info;
       agent.status = 'active';
       agent.lastSeenMs = nowMs;
@@ -134,27 +160,37 @@ export class AgentManager {
     }
     const result = this.reconcile(agent, request);
     if (isNew) this.logger.info({ agent_id: agent.id, info: request.info }, 'agent registered');
-    return { agent, isNew, ...result };
+    return { agent, isNew, infoChanged, ...result };
   }
 
-  /** Marks agents silent for longer than the timeout unreachable and their tasks LOST. */
-  sweep(): AgentRecord[] {
+  /**
+   * Marks active agents silent for longer than the timeout unreachable (their tasks LOST), and
+   * removes recovered agents that did not re-register within the re-registration timeout.
+   */
+  sweep(): SweepResult {
     const now = this.clock.now();
     const lost: AgentRecord[] = [];
-    for (const agent of this.agents.values()) {
+    const removed: AgentRecord[] = [];
+    for (const agent of [...this.agents.values()]) {
       if (agent.status === 'unreachable') continue;
       const silentMs = now - agent.lastSeenMs;
+      if (agent.status === 'recovering') {
+        if (silentMs <= this.agentReregisterTimeoutMs) continue;
+        this.agents.delete(agent.id);
+        removed.push(agent);
+        this.logger.warn({ agent_id: agent.id, waited_ms: silentMs }, 'recovered agent did not re-register in time; removed');
+        continue;
+      }
       if (silentMs <= this.agentTimeoutMs) continue;
-      const was = agent.status;
       agent.status = 'unreachable';
       lost.push(agent);
       const tasks = this.tasks.onAgent(agent.id);
-      this.logger.warn({ agent_id: agent.id, was, silent_ms: silentMs, tasks: tasks.length }, 'agent unreachable');
+      this.logger.warn({ agent_id: agent.id, silent_ms: silentMs, tasks: tasks.length }, 'agent unreachable');
       for (const view of tasks) {
         this.lose(view, agent.id, 'REASON_AGENT_DISCONNECTED', `agent ${agent.id} unreachable: silent for ${silentMs} ms`);
       }
     }
-    return lost;
+    return { unreachable: lost, removed };
   }
 
   private reconcile(
@@ -240,4 +276,8 @@ function adoptedView(
   if (status.reason !== undefined) view.reason = status.reason;
   if (status.message !== undefined) view.message = status.message;
   return view;
+}
+
+function sameInfo(a: AgentInfo, b: AgentInfo): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -5,6 +5,8 @@ import { Router } from '@koa/router';
 import {
   INTERNAL_PATHS,
   TASK_STATES,
+  assertNever,
+  errorBody,
   ValidationError,
   errorMiddleware,
   readJsonBody,
@@ -17,14 +19,24 @@ import {
   type TaskView,
 } from '../../common/index.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import type { MasterState } from '../operator-state.js';
+import type { FollowerState, MasterState } from '../operator-state.js';
+
+/** Where a call that needs the leader goes. */
+export type Routing =
+  | { kind: 'here' }
+  /** 'ip:port' of the leading master. */
+  | { kind: 'redirect'; address: string }
+  | { kind: 'unavailable'; message: string }
+  /** Just elected, loading the registry: the call waits for that (bounded), then is routed again. */
+  | { kind: 'wait'; settled: Promise<void> };
 
 export interface MasterApi {
+  routing(): Routing;
   submitTask(body: unknown): Promise<TaskView>;
   listTasks(state?: TaskState): TaskView[];
   getTask(taskId: string): TaskView;
   killTask(taskId: string): Promise<TaskView>;
-  state(): MasterState;
+  state(): MasterState | FollowerState;
   metricsSnapshot(): MetricsSnapshot;
   prometheus(): Promise<{ contentType: string; text: string }>;
   register(body: unknown): Promise<RegisterResponse>;
@@ -90,9 +102,45 @@ export function createApp(api: MasterApi, logger: Logger): Koa {
   });
 
   app.use(errorMiddleware(logger));
+  app.use(leaderOnly(api));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/** Answered by any master; everything else is the leader's. */
+const LOCAL_PATHS = new Set(['/health', '/master/health', '/metrics', '/metrics/snapshot', '/master/state']);
+
+/**
+ * A master that does not lead sends callers to the one that does (307 keeps the method and body, as
+ * Mesos's `Location: //host:port/path`), or answers 503 while no leader is known.
+ */
+function leaderOnly(api: MasterApi): Koa.Middleware {
+  return async (ctx, next) => {
+    if (LOCAL_PATHS.has(ctx.path)) return next();
+    let route = api.routing();
+    if (route.kind === 'wait') {
+      await route.settled;
+      route = api.routing();
+    }
+    switch (route.kind) {
+      case 'here':
+        return next();
+      case 'redirect':
+        ctx.status = 307;
+        ctx.set('Location', `//${route.address}${ctx.url}`);
+        ctx.body = errorBody('NOT_LEADER', `this master does not lead; the leader is ${route.address}`);
+        return undefined;
+      case 'unavailable':
+      case 'wait':
+        ctx.status = 503;
+        ctx.set('Retry-After', '1');
+        ctx.body = errorBody('NOT_LEADER', route.kind === 'wait' ? 'this master is still taking over as leader; retry shortly' : route.message);
+        return undefined;
+      default:
+        return assertNever(route, 'routing');
+    }
+  };
 }
 
 function parseStateFilter(raw: string | string[] | undefined): TaskState | undefined {

@@ -1,3 +1,3 @@
 // The public face of master/http/.
 export { createApp, ROUTES } from './app.js';
-export type { MasterApi } from './app.js';
+export type { MasterApi, Routing } from './app.js';

@@ -27,6 +27,8 @@ export interface TaskStoreOptions {
   logger: Logger;
   /** How many terminal tasks to keep (oldest dropped first). */
   completedLimit?: number;
+  /** Called once for each task that ends (an update, or added already ended), whoever made it end. */
+  onTerminal?: (view: TaskView) => void;
 }
 
 export class TaskStore {
@@ -38,10 +40,12 @@ export class TaskStore {
   private readonly endedCounts = new Map<TaskState, number>();
   private readonly logger: Logger;
   private readonly completedLimit: number;
+  private readonly onTerminal: ((view: TaskView) => void) | undefined;
 
   constructor(options: TaskStoreOptions) {
     this.logger = options.logger;
     this.completedLimit = options.completedLimit ?? 1000;
+    this.onTerminal = options.onTerminal;
   }
 
   /** Adds a task the master has not seen (submitted, or adopted from an agent's report). */
@@ -138,6 +142,7 @@ export class TaskStore {
   }
 
   private complete(view: TaskView): void {
+    this.onTerminal?.(view);
     this.endedCounts.set(view.state, (this.endedCounts.get(view.state) ?? 0) + 1);
     this.done.set(view.task_id, view);
     while (this.done.size > this.completedLimit) {
