@@ -6,9 +6,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
+  LeaderDetector,
   createLogger,
   errorMessage,
   isTerminal,
+  isZkUrl,
+  parseZkUrl,
   randomIds,
   type AgentInfo,
   type AgentTaskReport,
@@ -34,8 +37,10 @@ export interface AgentOptions {
   port: number;
   /** Default 127.0.0.1. */
   advertiseIp?: string;
-  /** 'host:port' of the master. */
+  /** 'host:port' of the master, or `zk://host:2181/tessera` to follow whichever master leads. */
   master: string;
+  /** With a zk:// master: the ZooKeeper session timeout (default 10 s). */
+  zkSessionTimeoutMs?: number;
   /** Checkpoints in <workDir>/agent/, sandboxes in <workDir>/agent/sandboxes/. */
   workDir: string;
   /** --resources "cpus:4;mem:8192" override. */
@@ -74,13 +79,23 @@ interface Parts {
 export class Agent {
   private server: RunningServer | undefined;
   private link: MasterLink | undefined;
+  private detector: LeaderDetector | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(private readonly parts: Parts) {}
 
   static async create(options: AgentOptions): Promise<Agent> {
     const logger = options.logger ?? createLogger('agent');
-    masterUrl(options.master); // fail fast on an unusable master address
+    // Fail fast on an unusable master address, or on a ZooKeeper that cannot be reached.
+    const zk = isZkUrl(options.master) ? parseZkUrl(options.master) : undefined;
+    if (!zk) masterUrl(options.master);
+    const detector = zk
+      ? await LeaderDetector.create({
+          url: zk,
+          logger: logger.child({ module: 'leader-detector' }),
+          ...(options.zkSessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.zkSessionTimeoutMs }),
+        })
+      : undefined;
     const store = await CheckpointStore.create({ dir: path.join(options.workDir, 'agent'), logger });
     const resources = await detectResources({ overrides: options.resources, reservedMemMb: options.reservedMemMb, diskPath: store.dir });
     const isolator =
@@ -130,6 +145,7 @@ export class Agent {
       });
       link = new MasterLink({
         master: options.master,
+        ...(detector ? { detector } : {}),
         store,
         statusUpdates,
         logger,
@@ -148,8 +164,10 @@ export class Agent {
       link.start();
     } catch (err) {
       await agent.stop();
+      await detector?.close();
       throw err;
     }
+    agent.detector = detector;
     logger.info({ url: agent.url, master: link.url, resources, isolation: isolator.name, executors: Object.keys(executors) }, 'agent started');
     return agent;
   }
@@ -230,6 +248,7 @@ export class Agent {
       const tasksStopped = this.parts.taskManager.stop();
       this.parts.statusUpdates.stop();
       await this.link?.stop();
+      await this.detector?.close().catch((err: unknown) => this.parts.logger.warn({ err }, 'closing the leader detector failed'));
       await this.server?.close();
       await tasksStopped;
       await this.parts.store.close();

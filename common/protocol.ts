@@ -64,3 +64,9 @@ export interface LaunchRequest {
 export interface KillRequest {
   grace_period_seconds?: number;
 }
+
+/**
+ * When the leading master changes, an agent waits a random time in [0, this) before it re-registers,
+ * so thousands of agents do not hit a new leader in the same instant (Mesos: registration_backoff_factor).
+ */
+export const AGENT_REREGISTER_JITTER_MS = 1000;
