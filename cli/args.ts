@@ -2,6 +2,7 @@
 // throws UsageError with a message fit for a terminal; main.ts turns that into exit code 2.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { ZkError, parseZkUrl, type ZkUrl } from '../common/index.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_MASTER = '127.0.0.1:5050';
@@ -18,6 +19,35 @@ export interface Address {
   url: string;
 }
 
+/** A `--master` flag: a fixed master, or ZooKeeper to find the leading one in (`zk://h1,h2/tessera`). */
+export type MasterTarget =
+  | { kind: 'address'; address: Address; /** as the user could type it again */ text: string }
+  /** `raw` keeps the credentials for the daemons; `text` hides them for messages. */
+  | { kind: 'zk'; zk: ZkUrl; raw: string; text: string };
+
+export function parseMasterTarget(raw: string): MasterTarget {
+  if (/^zk:\/\//i.test(raw.trim())) {
+    const zk = parseZkFlag(raw);
+    return { kind: 'zk', zk, raw: raw.trim(), text: zk.redacted };
+  }
+  const address = parseMasterAddress(raw);
+  return { kind: 'address', address, text: address.hostPort };
+}
+
+export function targetOf(address: Address): MasterTarget {
+  return { kind: 'address', address, text: address.hostPort };
+}
+
+/** `zk://[user:pass@]host[:port][,host[:port]…]/path`; a bad one is a usage error naming what is wrong. */
+export function parseZkFlag(raw: string): ZkUrl {
+  try {
+    return parseZkUrl(raw.trim());
+  } catch (err) {
+    if (err instanceof ZkError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /**
  * Accepts `host`, `host:port`, `http://host:port` (a trailing `/` is fine) and `[v6]:port`.
  * A missing port means 5050, the master's default.
@@ -29,7 +59,7 @@ export function parseMasterAddress(raw: string, defaultPort = DEFAULT_MASTER_POR
   if (scheme !== undefined && scheme !== 'http') {
     throw new UsageError(
       scheme === 'zk'
-        ? `'${raw}': ZooKeeper addresses are not supported here yet; give the master as host:port`
+        ? `'${raw}': a ZooKeeper URL is not accepted here; give the master as host:port`
         : `'${raw}': unsupported scheme '${scheme}://'; expected host:port or http://host:port`,
     );
   }

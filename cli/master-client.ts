@@ -2,6 +2,9 @@
 // "nothing answered" into a CliError naming the address, so every command reports it the same way.
 import {
   RemoteError,
+  TesseraError,
+  findLeader,
+  leaderAddress,
   requestJson,
   type RequestOptions,
   type Resources,
@@ -10,7 +13,7 @@ import {
   type TaskSubmission,
   type TaskView,
 } from '../common/index.js';
-import type { Address } from './args.js';
+import { parseMasterAddress, type Address, type MasterTarget } from './args.js';
 import { CliError, EXIT } from './errors.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -83,16 +86,17 @@ const DESCRIBED_CODES: Record<string, string> = {
 
 class HttpPeer {
   constructor(
-    readonly address: Address,
+    private readonly resolve: () => Promise<Address>,
     private readonly what: string,
   ) {}
 
   protected async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const address = await this.resolve();
     try {
-      return await requestJson<T>(`${this.address.url}${path}`, { timeoutMs: REQUEST_TIMEOUT_MS, ...options });
+      return await requestJson<T>(`${address.url}${path}`, { timeoutMs: REQUEST_TIMEOUT_MS, ...options });
     } catch (err) {
       if (err instanceof RemoteError && err.code === 'UNREACHABLE') {
-        throw new CliError(`cannot reach the ${this.what} at ${this.address.hostPort} (${rootCause(err)})`, EXIT.failed, {
+        throw new CliError(`cannot reach the ${this.what} at ${address.hostPort} (${rootCause(err)})`, EXIT.failed, {
           cause: err,
           retryable: true,
         });
@@ -102,9 +106,27 @@ class HttpPeer {
   }
 }
 
+/** How long a zk:// --master waits for ZooKeeper to name a leader. */
+const LEADER_LOOKUP_TIMEOUT_MS = 10_000;
+
+/**
+ * The leading master's address. A zk:// target is looked up in ZooKeeper on every call, so a client
+ * that retries after a failover (tessera run following a task) reaches the new leader.
+ */
+async function resolveMaster(target: MasterTarget): Promise<Address> {
+  if (target.kind === 'address') return target.address;
+  try {
+    const leader = await findLeader(target.raw, { timeoutMs: LEADER_LOOKUP_TIMEOUT_MS, connectTimeoutMs: LEADER_LOOKUP_TIMEOUT_MS });
+    return parseMasterAddress(leaderAddress(leader));
+  } catch (err) {
+    const message = err instanceof TesseraError ? err.message : String(err);
+    throw new CliError(`cannot find the leading master in ZooKeeper ${target.text}: ${message}`, EXIT.failed, { cause: err, retryable: true });
+  }
+}
+
 export class MasterClient extends HttpPeer {
-  constructor(address: Address) {
-    super(address, 'master');
+  constructor(readonly target: MasterTarget) {
+    super(() => resolveMaster(target), 'master');
   }
 
   submitTask(submission: TaskSubmission): Promise<TaskView> {
@@ -131,8 +153,8 @@ export class MasterClient extends HttpPeer {
 }
 
 export class AgentClient extends HttpPeer {
-  constructor(address: Address) {
-    super(address, 'agent');
+  constructor(readonly address: Address) {
+    super(() => Promise.resolve(address), 'agent');
   }
 
   async state(): Promise<AgentState> {

@@ -1,7 +1,7 @@
 // Commander adapters: flags shared by several commands, and parsers whose UsageError becomes
 // commander's InvalidArgumentError (commander then prints which flag was wrong; main.ts exits 2).
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MASTER, parseMasterAddress, type Address } from './args.js';
+import { DEFAULT_MASTER, parseMasterTarget, type MasterTarget } from './args.js';
 import { UsageError } from './errors.js';
 
 /** Wraps a parser for `Option.argParser`. */
@@ -17,9 +17,9 @@ export function flag<T>(parse: (raw: string) => T): (raw: string) => T {
 }
 
 export function masterOption(): Option {
-  return new Option('--master <host:port>', 'the master, as host:port or http://host:port')
-    .default(parseMasterAddress(DEFAULT_MASTER), DEFAULT_MASTER)
-    .argParser(flag((raw) => parseMasterAddress(raw)));
+  return new Option('--master <host:port|zk://…>', 'the master (host:port), or ZooKeeper to find the leader in (zk://host:2181/tessera)')
+    .default(parseMasterTarget(DEFAULT_MASTER), DEFAULT_MASTER)
+    .argParser(flag((raw) => parseMasterTarget(raw)));
 }
 
 export function jsonOption(): Option {
@@ -27,5 +27,5 @@ export function jsonOption(): Option {
 }
 
 export interface MasterFlag {
-  master: Address;
+  master: MasterTarget;
 }

@@ -1,23 +1,7 @@
 // The `tessera` command against a real master and agent.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { tessera } from './harness/cli.js';
 import { TEST_IMAGE, TestCluster } from './harness/cluster.js';
-import { CLI } from './harness/daemon.js';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tessera(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('tessera CLI', function () {
   this.timeout(90_000);

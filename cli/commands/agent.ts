@@ -74,7 +74,7 @@ export async function agent(options: AgentCommandOptions): Promise<number> {
     instance = await Agent.create({
       host: options.host,
       port: options.port,
-      master: options.master.hostPort,
+      master: options.master.kind === 'zk' ? options.master.raw : options.master.address.hostPort,
       workDir: options.workDir,
       isolation: options.isolation,
       cgroupsRoot: options.cgroupsRoot,
@@ -91,7 +91,7 @@ export async function agent(options: AgentCommandOptions): Promise<number> {
   // Handle signals before saying we are up: whoever waits for that line may signal at once.
   const stopped = runUntilSignal([{ name: 'agent', stop: () => instance.stop() }]);
   process.stderr.write(
-    `agent listening on ${options.host}:${instance.port}, reachable at ${instance.url}; master ${options.master.hostPort}\n`,
+    `agent listening on ${options.host}:${instance.port}, reachable at ${instance.url}; master ${options.master.text}\n`,
   );
   return stopped;
 }

@@ -20,7 +20,7 @@ describe('tessera master / agent / up (flags, and a real master started and stop
       [['master', '--port', '70000'], /--port.*not a port/],
       [['agent', '--isolation', 'lxc'], /--isolation.*not one of auto, cgroups, posix/],
       [['up', '--docker', 'maybe'], /--docker.*not one of auto, on, off/],
-      [['agent', '--master', 'zk://h:2181/t'], /ZooKeeper/],
+      [['agent', '--master', 'zk://h:2181'], /zk:\/\/.*path/i],
       [['agent', '--resources', 'cpus:lots', '--port', '0', '--work-dir', '/nonexistent/never'], /--resources: .*'lots' is not a number/],
     ];
     for (const [args, pattern] of cases) {

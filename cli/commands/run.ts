@@ -85,7 +85,7 @@ export async function run(words: readonly string[], options: RunOptions): Promis
 
 /** ` --master X` when the master is not the default, for hints the user can paste. */
 function masterFlagText(options: MasterFlag): string {
-  return options.master.hostPort === DEFAULT_MASTER ? '' : ` --master ${options.master.hostPort}`;
+  return options.master.text === DEFAULT_MASTER ? '' : ` --master ${options.master.text}`;
 }
 
 async function follow(client: MasterClient, submitted: TaskView, interrupted: AbortSignal, masterFlag: string): Promise<number> {

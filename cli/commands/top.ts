@@ -55,7 +55,7 @@ export async function top(options: TopOptions): Promise<number> {
     return EXIT.ok;
   }
   const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n';
-  const header = `tessera top — master ${options.master.hostPort} — every ${formatDurationMs(options.interval)} (Ctrl-C to quit)\n\n`;
+  const header = `tessera top — master ${options.master.text} — every ${formatDurationMs(options.interval)} (Ctrl-C to quit)\n\n`;
   process.stdout.write(clear + header + formatTop(samples, new Map()));
   for (;;) {
     await sleep(options.interval);

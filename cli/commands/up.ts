@@ -13,6 +13,7 @@ import {
   parseWorkDir,
   type DockerMode,
   type IsolationMode,
+  targetOf,
 } from '../args.js';
 import { pullProgressReporter } from '../pull-progress.js';
 import { parseResourcesFlag, runUntilSignal, startFailure, stopAll } from '../daemon.js';
@@ -98,7 +99,7 @@ export async function up(options: UpOptions): Promise<number> {
     { name: 'master', stop: () => master.stop() },
   ];
   const stopped = runUntilSignal(parts); // from here on, Ctrl-C stops both cleanly
-  const registered = await waitForRegistration(new MasterClient(masterAddress));
+  const registered = await waitForRegistration(new MasterClient(targetOf(masterAddress)));
   const masterFlag = masterHostPort === DEFAULT_MASTER ? '' : ` --master ${masterHostPort}`;
   process.stdout.write(
     [
