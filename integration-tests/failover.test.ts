@@ -2,13 +2,14 @@
 // tasks are being submitted, ZooKeeper outages (never two leaders), agents that never come back, and
 // clear errors for bad or unreachable ZooKeeper URLs.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requestJson, type TaskSubmission, type TaskView } from '../common/index.js';
 import { tessera } from './harness/cli.js';
-import { Daemon } from './harness/daemon.js';
+import { CLI, Daemon } from './harness/daemon.js';
 import { HaCluster, type TestMaster } from './harness/ha-cluster.js';
 import { freePort } from './harness/ports.js';
 import { waitFor } from './harness/wait.js';
@@ -139,6 +140,19 @@ describe('highly available masters (real ZooKeeper)', function () {
       assert.equal(leaderSnapshot['master/slaves_active'], 2);
       assert.ok((leaderSnapshot['master/uptime_secs'] ?? -1) >= 0);
     });
+
+    it('a task that ends while no master leads is reported to the next leader', async () => {
+      const short = await cluster.submit({ name: 'ends-in-the-gap', resources: { cpus: 0.1, mem: 16 }, command: { value: 'sleep 1' } });
+      await cluster.waitForState(short.task_id, ['TASK_RUNNING']);
+      const oldLeader = await cluster.waitForLeader();
+      await oldLeader.daemon?.crash(); // the task finishes before a successor is elected
+      const newLeader = await cluster.waitForLeader(20_000, oldLeader);
+      const view = await waitFor('the finished task on the new leader', async () => {
+        const current = await requestJson<TaskView>(`${newLeader.url}/api/v1/tasks/${short.task_id}`).catch(() => undefined);
+        return current?.state === 'TASK_FINISHED' ? current : undefined;
+      });
+      assert.notEqual(view.statuses.at(-1)?.source, 'SOURCE_MASTER', 'the agent resent its unacknowledged update');
+    });
   });
 
   it('kill the leader while tasks are submitted: every acknowledged submission runs exactly once', async () => {
@@ -252,6 +266,29 @@ describe('highly available masters (real ZooKeeper)', function () {
     after(async () => {
       await zk?.destroy();
       if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('tessera up --zk runs a master that joins the election and prints its role, and an agent that follows it', async () => {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'up', '--zk', zk.url('/up'), '--port', '0', '--agent-port', '0', '--work-dir', join(dir, 'up'), '--isolation', 'posix',
+          '--docker', 'off', '--zk-session-timeout', '2s'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        await waitFor('tessera up to be up', () => (/tessera is up\n/.test(output) ? true : undefined), 30_000);
+        assert.match(output, /master: contending for leadership in ZooKeeper zk:\/\/127\.0\.0\.1:\d+\/up/);
+        assert.match(output, /master: elected leader/);
+        assert.match(output, /master: leading/);
+        assert.match(output, /\(leading; ZooKeeper zk:\/\/127\.0\.0\.1:\d+\/up\)/);
+      } finally {
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, output);
+      }
     });
 
     it('a malformed zk:// URL is a usage error naming the problem (exit 2)', async () => {

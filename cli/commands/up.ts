@@ -7,10 +7,12 @@ import {
   DEFAULT_MASTER,
   DEFAULT_MASTER_PORT,
   DEFAULT_WORK_DIR,
+  parseDuration,
   parseHost,
   parseMasterAddress,
   parsePort,
   parseWorkDir,
+  parseZkFlag,
   type DockerMode,
   type IsolationMode,
   targetOf,
@@ -20,6 +22,7 @@ import { parseResourcesFlag, runUntilSignal, startFailure, stopAll } from '../da
 import { MasterClient } from '../master-client.js';
 import { flag } from '../options.js';
 import { dockerOption, isolationOption, reservedMemOption, resourcesOption } from './agent.js';
+import { printRole } from './master.js';
 
 const REGISTRATION_DEADLINE_MS = 15_000;
 
@@ -32,6 +35,9 @@ export interface UpOptions {
   reservedMem?: number;
   isolation: IsolationMode;
   docker: DockerMode;
+  /** zk://…: the master contends through ZooKeeper and the agent follows whichever master leads. */
+  zk?: string;
+  zkSessionTimeout: number;
 }
 
 export function register(program: Command, setExitCode: (code: number) => void): void {
@@ -47,6 +53,15 @@ export function register(program: Command, setExitCode: (code: number) => void):
     .addOption(reservedMemOption())
     .addOption(isolationOption())
     .addOption(dockerOption())
+    .addOption(
+      new Option('--zk <url>', 'join a highly available cluster through ZooKeeper instead of running standalone').argParser(
+        flag((raw) => {
+          parseZkFlag(raw);
+          return raw.trim();
+        }),
+      ),
+    )
+    .addOption(new Option('--zk-session-timeout <duration>', 'ZooKeeper session timeout').default(10_000, '10s').argParser(flag(parseDuration)))
     .action(async (options: UpOptions) => setExitCode(await up(options)));
 }
 
@@ -67,6 +82,9 @@ export async function up(options: UpOptions): Promise<number> {
       port: options.port,
       workDir: options.workDir,
       logger: createLogger('master', level),
+      ...(options.zk === undefined
+        ? {}
+        : { zk: { url: parseZkFlag(options.zk), sessionTimeoutMs: options.zkSessionTimeout }, onRoleChange: printRole }),
     });
   } catch (err) {
     throw startFailure('master', err);
@@ -81,7 +99,8 @@ export async function up(options: UpOptions): Promise<number> {
     agent = await Agent.create({
       host: options.host,
       port: options.agentPort,
-      master: masterHostPort,
+      master: options.zk ?? masterHostPort,
+      zkSessionTimeoutMs: options.zkSessionTimeout,
       workDir: options.workDir,
       isolation: options.isolation,
       docker: options.docker,
@@ -100,12 +119,14 @@ export async function up(options: UpOptions): Promise<number> {
   ];
   const stopped = runUntilSignal(parts); // from here on, Ctrl-C stops both cleanly
   const registered = await waitForRegistration(new MasterClient(targetOf(masterAddress)));
-  const masterFlag = masterHostPort === DEFAULT_MASTER ? '' : ` --master ${masterHostPort}`;
+  // With ZooKeeper, clients find whichever master leads (the password, if any, is not echoed).
+  const masterFlag =
+    options.zk !== undefined ? ` --master ${parseZkFlag(options.zk).redacted}` : masterHostPort === DEFAULT_MASTER ? '' : ` --master ${masterHostPort}`;
   process.stdout.write(
     [
       '',
       registered ? 'tessera is up' : 'tessera is up, but the agent has not registered yet (see its log)',
-      `  master  ${master.url}`,
+      `  master  ${master.url}${options.zk === undefined ? '' : `  (${master.role}; ZooKeeper ${parseZkFlag(options.zk).redacted})`}`,
       `  agent   ${agent.url}${agent.id === undefined ? '' : `  (${agent.id})`}`,
       `  state   ${options.workDir}`,
       '',
