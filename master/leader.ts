@@ -81,6 +81,7 @@ export class Leader {
   private readonly refusedUntil = new Map<string, number>();
   private readonly retryTimers = new Set<TimerHandle>();
   private nextSeq = 0;
+  private schedulePending = false;
   /** The registry write under way, and the one queued behind it (see persist()). */
   private saving: Promise<void> | undefined;
   private nextSave: Promise<void> | undefined;
@@ -310,7 +311,7 @@ export class Leader {
     }
     if (changed) await this.persist();
     // Place after this answer is on its way, so the agent usually knows its id before a launch comes.
-    setImmediate(() => this.schedule());
+    this.scheduleSoon();
     return {
       agent_id: agentId,
       master_id: this.identity.id,
@@ -392,6 +393,16 @@ export class Leader {
       default:
         assertNever(outcome, 'update outcome');
     }
+  }
+
+  /** One placement pass after the current burst of calls (thousands of re-registrations share it). */
+  private scheduleSoon(): void {
+    if (this.schedulePending) return;
+    this.schedulePending = true;
+    setImmediate(() => {
+      this.schedulePending = false;
+      this.schedule();
+    });
   }
 
   /** Places what waits on what is free. Synchronous, so two calls never place the same resources. */

@@ -156,7 +156,8 @@ export class AgentManager {
       agent.status = 'active';
       agent.lastSeenMs = nowMs;
       agent.reregistered_at = nowSecs;
-      this.logger.info({ agent_id: agent.id, was }, 'agent re-registered');
+      // debug: after a failover thousands of agents come back within a second.
+      this.logger.debug({ agent_id: agent.id, was }, 'agent re-registered');
     }
     const result = this.reconcile(agent, request);
     if (isNew) this.logger.info({ agent_id: agent.id, info: request.info }, 'agent registered');
@@ -278,6 +279,13 @@ function adoptedView(
   return view;
 }
 
+/** Field by field: called for every re-registration, thousands per second after a failover. */
 function sameInfo(a: AgentInfo, b: AgentInfo): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a.hostname !== b.hostname || a.ip !== b.ip || a.port !== b.port || a.isolation !== b.isolation) return false;
+  if (a.executors.length !== b.executors.length || a.executors.some((e, i) => e !== b.executors[i])) return false;
+  const ra = a.resources as unknown as Record<string, unknown>;
+  const rb = b.resources as unknown as Record<string, unknown>;
+  const keys = Object.keys(ra);
+  if (keys.length !== Object.keys(rb).length) return false;
+  return keys.every((key) => JSON.stringify(ra[key]) === JSON.stringify(rb[key]));
 }
