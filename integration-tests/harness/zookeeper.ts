@@ -18,6 +18,8 @@ const STOP_GRACE_MS = 5_000;
 export interface ZooKeeperServerOptions {
   /** ZooKeeper's tick; the minimum session timeout is 2 ticks. Default 200 ms (2 s sessions). */
   tickTimeMs?: number;
+  /** JVM heap; default 256 MB. 10,000 agents registering at once (bench:failover) need about 1 GB. */
+  heapMb?: number;
 }
 
 /** Sends a four-letter word and resolves with the whole answer ('' when nothing answers). */
@@ -65,6 +67,7 @@ export class ZooKeeperServer {
     readonly port: number,
     /** Temp dir holding zoo.cfg, data/ and zookeeper.log. */
     readonly dir: string,
+    private readonly heapMb: number,
   ) {
     this.connectString = `127.0.0.1:${port}`;
   }
@@ -121,7 +124,7 @@ export class ZooKeeperServer {
         '',
       ].join('\n');
       await writeFile(join(dir, 'zoo.cfg'), cfg);
-      const server = new ZooKeeperServer(port, dir);
+      const server = new ZooKeeperServer(port, dir, options.heapMb ?? 256);
       await server.launch();
       return server;
     } catch (err) {
@@ -183,7 +186,7 @@ export class ZooKeeperServer {
     const child = spawn(
       'java',
       [
-        '-Xmx256m',
+        `-Xmx${this.heapMb}m`,
         '-Dzookeeper.root.logger=INFO,CONSOLE',
         `-Dzookeeper.log.dir=${this.dir}`,
         // No JMX: nothing here uses it and it costs start-up time.
