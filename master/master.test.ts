@@ -1,6 +1,6 @@
 // HTTP tests: a real Master on port 0 and small fake agents on node:http that speak the internal protocol.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INTERNAL_PATHS, createLogger, silentLogger, waitFor, type TaskState, type TaskStatus, type TaskView } from '../common/index.js';
@@ -397,5 +397,82 @@ describe('Master over HTTP', function () {
     });
     assert.equal(stray.status, 404);
     assert.equal(stray.body.error.code, 'AGENT_UNKNOWN');
+  });
+
+  describe('after a restart or failover: task records from the registry', () => {
+    const held = { name: 'held', resources: small, command: { value: 'sleep 100' } };
+
+    /** Two agents admitted by a first master, then a registry that also holds `held.1` (its launch was in flight) and `ran.1` (on A). */
+    async function restartWithRecords(options: Partial<MasterOptions>): Promise<{ master: Master; a: FakeAgent; b: FakeAgent }> {
+      const first = await startMaster();
+      const a = await startAgent(first);
+      const b = await startAgent(first);
+      await a.register();
+      await b.register();
+      await first.stop();
+      masters.splice(masters.indexOf(first), 1);
+      const path = join(workDir, 'master', 'registry.json');
+      const registry = JSON.parse(await readFile(path, 'utf8')) as { tasks: unknown[] };
+      registry.tasks = [
+        { task_id: 'held.1', submission: held, submitted_at: 1 },
+        { task_id: 'ran.1', submission: { ...held, name: 'ran' }, submitted_at: 2, agent_id: a.agentId },
+      ];
+      await writeFile(path, JSON.stringify(registry));
+      const master = await startMaster(options);
+      for (const agent of [a, b]) (agent as unknown as { options: FakeAgentOptions }).options.masterUrl = master.url;
+      return { master, a, b };
+    }
+
+    it('holds a recovered waiting task until every known agent re-registered; the agent that has it claims it', async () => {
+      const { master, a, b } = await restartWithRecords({ agentReregisterTimeoutMs: 60_000 });
+      await b.register();
+      await call(`${master.url}/master/state`); // the placement pass after B's registration has run by now
+      assert.deepEqual(b.launched, [], 'not placed while agent A may still have it');
+      assert.equal((await task(master, 'held.1')).state, 'TASK_STAGING');
+      // A had received the launch just before the old leader went: it reports the task.
+      a.tasks.set('held.1', {
+        task: { task_id: 'held.1', name: 'held', agent_id: a.agentId!, resources: small, command: held.command },
+        status: { task_id: 'held.1', agent_id: a.agentId!, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: 3, uuid: 'u-held' },
+      });
+      a.tasks.set('ran.1', {
+        task: { task_id: 'ran.1', name: 'ran', agent_id: a.agentId!, resources: small, command: held.command },
+        status: { task_id: 'ran.1', agent_id: a.agentId!, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: 3, uuid: 'u-ran' },
+      });
+      await a.register();
+      const claimed = await task(master, 'held.1');
+      assert.equal(claimed.state, 'TASK_RUNNING');
+      assert.equal(claimed.agent_id, a.agentId);
+      assert.equal(claimed.submitted_at, 1, 'the submission time comes from the record');
+      assert.equal((await task(master, 'ran.1')).state, 'TASK_RUNNING');
+      await call(`${master.url}/master/state`);
+      assert.deepEqual([...a.launched, ...b.launched], [], 'nothing launched twice');
+      await waitFor('records name agent A', async () => {
+        const saved = JSON.parse(await readFile(join(workDir, 'master', 'registry.json'), 'utf8')) as { tasks: Array<{ task_id: string; agent_id?: string }> };
+        return saved.tasks.every((t) => t.agent_id === a.agentId) && saved.tasks.length === 2 ? true : undefined;
+      });
+    });
+
+    it('an agent that does not re-register in time is removed: its recorded task is LOST, the held one is placed elsewhere', async () => {
+      const { master, a, b } = await restartWithRecords({ agentReregisterTimeoutMs: 300, agentTimeoutMs: 60_000 });
+      const unsettled = await call<{ error: { code: string } }>(`${master.url}/api/v1/tasks/ran.1`);
+      assert.equal(unsettled.status, 503, 'known, but its agent has not come back yet');
+      await b.register();
+      const placed = await waitState(master, 'held.1', 'TASK_RUNNING');
+      assert.equal(placed.agent_id, b.agentId);
+      assert.deepEqual(b.launched.map((t) => t.task_id), ['held.1']);
+      const lost = await waitState(master, 'ran.1', 'TASK_LOST');
+      assert.equal(lost.reason, 'REASON_AGENT_REMOVED');
+      assert.equal(lost.agent_id, a.agentId);
+      const state = (await call<MasterState>(`${master.url}/master/state`)).body;
+      assert.deepEqual(state.slaves.map((s) => s.id), [b.agentId], 'A is forgotten');
+      // A comes back after all: it registers afresh and is told to kill what was reported lost.
+      a.tasks.set('ran.1', {
+        task: { task_id: 'ran.1', name: 'ran', agent_id: a.agentId!, resources: small, command: held.command },
+        status: { task_id: 'ran.1', agent_id: a.agentId!, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: 3, uuid: 'u-ran' },
+      });
+      const back = await a.register();
+      assert.deepEqual(back.kill_task_ids, ['ran.1']);
+      assert.equal((await task(master, 'ran.1')).state, 'TASK_LOST');
+    });
   });
 });
