@@ -3,6 +3,7 @@ export * from './task-state.js';
 export * from './assert-never.js';
 export * from './clock.js';
 export * from './types.js';
+export * from './resources.js';
 export * from './protocol.js';
 export * from './schemas.js';
 export * from './errors.js';

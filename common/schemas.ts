@@ -37,6 +37,20 @@ export const resourcesSchema: JSONSchemaType<Resources> = {
     cpus: { type: 'number', minimum: RESOURCE_LIMITS.cpus.min, maximum: RESOURCE_LIMITS.cpus.max },
     mem: { type: 'number', minimum: RESOURCE_LIMITS.mem.min, maximum: RESOURCE_LIMITS.mem.max },
     disk: { type: 'number', nullable: true, minimum: RESOURCE_LIMITS.disk.min, maximum: RESOURCE_LIMITS.disk.max },
+    ports: {
+      type: 'array',
+      nullable: true,
+      maxItems: 1024,
+      items: {
+        type: 'object',
+        properties: {
+          begin: { type: 'integer', minimum: 1, maximum: 65535 },
+          end: { type: 'integer', minimum: 1, maximum: 65535 },
+        },
+        required: ['begin', 'end'],
+        additionalProperties: false,
+      },
+    },
     pids: { type: 'integer', nullable: true, minimum: RESOURCE_LIMITS.pids.min, maximum: RESOURCE_LIMITS.pids.max },
   },
   required: ['cpus', 'mem'],

@@ -2,11 +2,21 @@
 // The ajv schemas in schemas.ts are typed as JSONSchemaType<...> of these, so the two cannot drift.
 import type { StatusSource, TaskReason, TaskState } from './task-state.js';
 
-/** What a task asks for. `mem` and `disk` in MB. `pids` is a limit only: it is never offered. */
+/** An inclusive range of ports, as Mesos's `Value.Range`. */
+export interface PortRange {
+  begin: number;
+  end: number;
+}
+
+/**
+ * What a task asks for (or an agent has, or an offer holds). `mem` and `disk` in MB; `ports` as
+ * ranges (agents offer [31000-32000] by default). `pids` is a limit only: it is never offered.
+ */
 export interface Resources {
   cpus: number;
   mem: number;
   disk?: number;
+  ports?: PortRange[];
   pids?: number;
 }
 
