@@ -12,6 +12,8 @@ export const INTERNAL_PATHS = {
   launch: '/internal/v1/tasks',
   /** agent: kill a task (202). */
   kill: (taskId: string) => `/internal/v1/tasks/${encodeURIComponent(taskId)}/kill`,
+  /** agent: a framework acknowledged these status updates (200); the agent may forget them. */
+  acknowledge: '/internal/v1/acknowledgements',
 } as const;
 
 export interface RegisterRequest {
@@ -37,8 +39,14 @@ export interface StatusUpdateRequest {
   update: TaskStatus;
 }
 
+/**
+ * `acknowledged`: done, the agent forgets the update. `received`: the master forwarded it to the task's
+ * framework; the agent keeps it (and holds that task's next update) until an acknowledgement for its
+ * uuid arrives at INTERNAL_PATHS.acknowledge, re-sending it now and then meanwhile.
+ */
 export interface StatusUpdateResponse {
-  acknowledged: string;
+  acknowledged?: string;
+  received?: string;
 }
 
 /**
@@ -49,9 +57,15 @@ export interface StatusUpdateBatchRequest {
   updates: TaskStatus[];
 }
 
-/** The uuids applied (or recognised as duplicates), in request order. */
+/** The uuids applied (or recognised as duplicates), in request order, split as in StatusUpdateResponse. */
 export interface StatusUpdateBatchResponse {
   acknowledged: string[];
+  received?: string[];
+}
+
+/** Body of INTERNAL_PATHS.acknowledge: acknowledgements that reached the master from frameworks. */
+export interface AcknowledgeRequest {
+  acknowledgements: Array<{ task_id: string; uuid: string }>;
 }
 
 /** Most updates one batch may carry. */
