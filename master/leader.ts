@@ -635,7 +635,7 @@ export class Leader {
         if (agent_id !== undefined) saved.agent_id = agent_id;
         return saved;
       });
-    return { agents: this.agents.admitted(), tasks };
+    return { agents: this.agents.admitted(), tasks, frameworks: [] };
   }
 
   /**

@@ -32,6 +32,7 @@ const state: RegistryState = {
       submission: { name: 'db', resources: { cpus: 1, mem: 128 }, command: { value: 'sleep 9' } },
     },
   ],
+  frameworks: [{ id: 'fw-1', name: 'chronos', user: 'root', role: '*', failover_timeout: 60, registered_at: 1700000003 }],
 };
 
 describe('FileRegistry', () => {
@@ -45,7 +46,7 @@ describe('FileRegistry', () => {
 
   it('loads an empty state when nothing was saved', async () => {
     const registry = await FileRegistry.create({ workDir });
-    assert.deepEqual(await registry.load(), { agents: [], tasks: [] });
+    assert.deepEqual(await registry.load(), { agents: [], tasks: [], frameworks: [] });
   });
 
   it('saves to <workDir>/master/registry.json and a new instance reloads it', async () => {
@@ -60,7 +61,7 @@ describe('FileRegistry', () => {
     const registry = await FileRegistry.create({ workDir });
     const saves = [];
     for (let i = 0; i < 20; i++) {
-      saves.push(registry.save({ agents: state.agents, tasks: state.tasks.map((p) => ({ ...p, task_id: `t${i}` })) }));
+      saves.push(registry.save({ agents: state.agents, tasks: state.tasks.map((p) => ({ ...p, task_id: `t${i}` })), frameworks: [] }));
     }
     await Promise.all(saves);
     assert.deepEqual(await readdir(join(workDir, 'master')), ['registry.json']);
@@ -93,6 +94,6 @@ describe('FileRegistry', () => {
     const registry = await FileRegistry.create({ workDir });
     const v1 = { version: 1, agents: state.agents, pending: [state.tasks[0]] };
     await writeFile(registry.path, JSON.stringify(v1), 'utf8');
-    assert.deepEqual(await registry.load(), { agents: state.agents, tasks: [state.tasks[0]] });
+    assert.deepEqual(await registry.load(), { agents: state.agents, tasks: [state.tasks[0]], frameworks: [] });
   });
 });

@@ -6,12 +6,14 @@ import type { JSONSchemaType } from 'ajv';
 import { compileValidator, errorMessage, writeFileAtomic, type Validator } from '../../common/index.js';
 import { RegistryError } from '../errors.js';
 import { emptyRegistryState, type Registry, type RegistryState, type TaskRecord } from './registry.js';
-import { admittedAgentSchema, taskRecordSchema } from './schemas.js';
+import { admittedAgentSchema, frameworkRecordSchema, taskRecordSchema } from './schemas.js';
 
 const FORMAT_VERSION = 2;
 
-interface RegistryFile extends RegistryState {
+/** `frameworks` came with the scheduler API; a format-2 file without it has none. */
+interface RegistryFile extends Omit<RegistryState, 'frameworks'> {
   version: typeof FORMAT_VERSION;
+  frameworks?: RegistryState['frameworks'];
 }
 
 /** Version 1 (first slice) kept only waiting submissions; they load as tasks without an agent. */
@@ -27,6 +29,7 @@ const registryFileSchema: JSONSchemaType<RegistryFile> = {
     version: { type: 'integer', const: FORMAT_VERSION },
     agents: { type: 'array', items: admittedAgentSchema },
     tasks: { type: 'array', items: taskRecordSchema },
+    frameworks: { type: 'array', items: frameworkRecordSchema, nullable: true },
   },
   required: ['version', 'agents', 'tasks'],
   additionalProperties: false,
@@ -85,11 +88,11 @@ export class FileRegistry implements Registry {
       if (isVersion1(parsed)) {
         validateV1 ??= compileValidator(registryFileV1Schema);
         const old = validateV1(parsed);
-        return { agents: old.agents, tasks: old.pending };
+        return { agents: old.agents, tasks: old.pending, frameworks: [] };
       }
       validateFile ??= compileValidator(registryFileSchema);
       const file = validateFile(parsed);
-      return { agents: file.agents, tasks: file.tasks };
+      return { agents: file.agents, tasks: file.tasks, frameworks: file.frameworks ?? [] };
     } catch (err) {
       throw new RegistryError(`${this.path} is not a registry: ${errorMessage(err)}`, { cause: err });
     }
@@ -103,7 +106,7 @@ export class FileRegistry implements Registry {
   }
 
   private async write(state: RegistryState): Promise<void> {
-    const file: RegistryFile = { version: FORMAT_VERSION, agents: state.agents, tasks: state.tasks };
+    const file: RegistryFile = { version: FORMAT_VERSION, agents: state.agents, tasks: state.tasks, frameworks: state.frameworks };
     try {
       await writeFileAtomic(this.path, `${JSON.stringify(file, null, 2)}\n`);
     } catch (err) {

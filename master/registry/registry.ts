@@ -24,10 +24,31 @@ export interface TaskRecord {
   agent_id?: string;
 }
 
+/**
+ * A framework subscribed through the scheduler API, as a new leader must know it to accept its
+ * re-subscription and to remove it (killing its tasks) once its failover timeout has passed.
+ */
+export interface FrameworkRecord {
+  id: string;
+  name: string;
+  user: string;
+  /** The role it is allocated under ('*' when it gave none). */
+  role: string;
+  principal?: string;
+  /** Seconds a disconnected framework keeps its tasks (Mesos FrameworkInfo.failover_timeout). */
+  failover_timeout: number;
+  hostname?: string;
+  webui_url?: string;
+  /** Seconds since the epoch: first subscription. */
+  registered_at: number;
+}
+
 export interface RegistryState {
   agents: AdmittedAgent[];
   /** Submission (FIFO) order. */
   tasks: TaskRecord[];
+  /** Scheduler-API frameworks (the built-in task framework is not one of them). */
+  frameworks: FrameworkRecord[];
 }
 
 export interface Registry {
@@ -43,5 +64,5 @@ export interface Registry {
 }
 
 export function emptyRegistryState(): RegistryState {
-  return { agents: [], tasks: [] };
+  return { agents: [], tasks: [], frameworks: [] };
 }

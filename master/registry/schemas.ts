@@ -1,7 +1,7 @@
 // ajv schemas of what a registry stores, shared by every registry backend.
 import type { JSONSchemaType } from 'ajv';
 import { agentInfoSchema, taskSubmissionSchema } from '../../common/index.js';
-import type { AdmittedAgent, TaskRecord } from './registry.js';
+import type { AdmittedAgent, FrameworkRecord, TaskRecord } from './registry.js';
 
 export const admittedAgentSchema: JSONSchemaType<AdmittedAgent> = {
   type: 'object',
@@ -23,5 +23,22 @@ export const taskRecordSchema: JSONSchemaType<TaskRecord> = {
     agent_id: { type: 'string', minLength: 1, nullable: true },
   },
   required: ['task_id', 'submission', 'submitted_at'],
+  additionalProperties: false,
+};
+
+export const frameworkRecordSchema: JSONSchemaType<FrameworkRecord> = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', minLength: 1 },
+    name: { type: 'string' },
+    user: { type: 'string' },
+    role: { type: 'string', minLength: 1 },
+    principal: { type: 'string', nullable: true },
+    failover_timeout: { type: 'number', minimum: 0 },
+    hostname: { type: 'string', nullable: true },
+    webui_url: { type: 'string', nullable: true },
+    registered_at: { type: 'number' },
+  },
+  required: ['id', 'name', 'user', 'role', 'failover_timeout', 'registered_at'],
   additionalProperties: false,
 };

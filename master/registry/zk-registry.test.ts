@@ -109,13 +109,17 @@ describe('ZkRegistry (real ZooKeeper)', function () {
 
   it('loads an empty state when nothing was saved', async () => {
     const r = await registry();
-    assert.deepEqual(await r.load(), { agents: [], tasks: [] });
+    assert.deepEqual(await r.load(), { agents: [], tasks: [], frameworks: [] });
   });
 
   it('round-trips agents and tasks (with and without agent_id) through a fresh registry', async () => {
     const state: RegistryState = {
       agents: [agent(2), agent(1)],
       tasks: [task(3, 'agent-00001'), task(1), task(2, 'agent-00002')],
+      frameworks: [
+        { id: 'fw-2', name: 'marathon', user: 'root', role: 'web', failover_timeout: 604800, registered_at: 2, principal: 'ops' },
+        { id: 'fw-1', name: 'chronos', user: 'root', role: '*', failover_timeout: 0, registered_at: 1 },
+      ],
     };
     const first = await registry({ shards: 8 });
     await first.save(state);
@@ -123,7 +127,11 @@ describe('ZkRegistry (real ZooKeeper)', function () {
     assert.equal(second.shards, 8);
     const loaded = await second.load();
     // Agents by registered_at then id, tasks by submitted_at then task_id.
-    assert.deepEqual(loaded, { agents: [agent(1), agent(2)], tasks: [task(1), task(2, 'agent-00002'), task(3, 'agent-00001')] });
+    assert.deepEqual(loaded, {
+      agents: [agent(1), agent(2)],
+      tasks: [task(1), task(2, 'agent-00002'), task(3, 'agent-00001')],
+      frameworks: [state.frameworks[1], state.frameworks[0]],
+    });
     assert.equal(loaded.tasks[0]?.agent_id, undefined);
     assert.equal('agent_id' in (loaded.tasks[0] ?? {}), false);
   });
@@ -132,7 +140,7 @@ describe('ZkRegistry (real ZooKeeper)', function () {
     const agents = Array.from({ length: 1_000 }, (_, i) => agent(i));
     const tasks = Array.from({ length: 1_000 }, (_, i) => task(i, i % 2 === 0 ? agents[i]?.id : undefined));
     const writer = await registry();
-    await writer.save({ agents, tasks });
+    await writer.save({ agents, tasks, frameworks: [] });
 
     const transactions: ZkOp[][] = [];
     const fence = `${base}/fence`;
@@ -142,7 +150,7 @@ describe('ZkRegistry (real ZooKeeper)', function () {
     const loaded = await reader.load();
     assert.equal(loaded.agents.length, 1_000);
     assert.equal(loaded.tasks.length, 1_000);
-    assert.deepEqual(loaded, { agents, tasks });
+    assert.deepEqual(loaded, { agents, tasks, frameworks: [] });
 
     await reader.save(loaded);
     assert.equal(transactions.length, 0, 'an unchanged save must not talk to ZooKeeper');
@@ -167,7 +175,7 @@ describe('ZkRegistry (real ZooKeeper)', function () {
     const transactions: ZkOp[][] = [];
     const agents = Array.from({ length: 10_000 }, (_, i) => agent(i));
     const r = await registry({ transactions });
-    await r.save({ agents, tasks: [] });
+    await r.save({ agents, tasks: [], frameworks: [] });
     assert.ok(transactions.length > 1, `one transaction for ${agents.length} agents`);
     for (const ops of transactions) {
       const bytes = ops.reduce((sum, op) => sum + (op.op === 'create' || op.op === 'set' ? op.data.length : 0), 0);
@@ -183,11 +191,11 @@ describe('ZkRegistry (real ZooKeeper)', function () {
     await fenceSession.mkdirp(base, 'world-read');
     const fence = await fenceSession.create(`${base}/json.info_`, Buffer.from('{}'), 'ephemeral-sequential', 'world-read');
     const r = await registry({ fencePath: fence });
-    const before: RegistryState = { agents: [agent(1)], tasks: [task(1)] };
+    const before: RegistryState = { agents: [agent(1)], tasks: [task(1)], frameworks: [] };
     await r.save(before);
     // The leader's session ends (deposed): its znode goes with it.
     await fenceSession.close();
-    await assert.rejects(r.save({ agents: [agent(1), agent(2)], tasks: [] }), (err: Error & { code?: string }) => {
+    await assert.rejects(r.save({ agents: [agent(1), agent(2)], tasks: [], frameworks: [] }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'REGISTRY_FAILED');
       assert.match(err.message, /fencing/);
       return true;
@@ -197,7 +205,7 @@ describe('ZkRegistry (real ZooKeeper)', function () {
 
   it('refuses to load a damaged shard instead of starting empty', async () => {
     const r = await registry({ shards: 4 });
-    await r.save({ agents: [agent(1), agent(2), agent(3)], tasks: [task(1)] });
+    await r.save({ agents: [agent(1), agent(2), agent(3)], tasks: [task(1)], frameworks: [] });
     const admin = await session();
     const path = r.agentShardPath('agent-00001');
     await admin.transaction([{ op: 'set', path, data: Buffer.from('{"version":1,"entries":[') }]);

@@ -2,6 +2,7 @@
 // znode holds at most ~1 MB and so does one request, so entries are spread over shards:
 //   <base>/registry                                 {"version":1,"shards":64}  (fixed at first use)
 //   <base>/registry/agents/<NN>                     {"version":1,"entries":[AdmittedAgent...]}
+//   <base>/registry/frameworks/<NN>                 {"version":1,"entries":[FrameworkRecord...]}
 //   <base>/frameworks/tessera-tasks/tasks/<NN>      {"version":1,"entries":[TaskRecord...]}
 // An entry's shard is FNV-1a(id) mod shards, so it never moves. A save writes only the shards whose
 // JSON changed, in one multi-op transaction that also checks the leader's election znode (fencing):
@@ -16,8 +17,8 @@ import {
   type ZkSession,
 } from '../../common/index.js';
 import { RegistryError } from '../errors.js';
-import type { AdmittedAgent, Registry, RegistryState, TaskRecord } from './registry.js';
-import { admittedAgentSchema, taskRecordSchema } from './schemas.js';
+import type { AdmittedAgent, FrameworkRecord, Registry, RegistryState, TaskRecord } from './registry.js';
+import { admittedAgentSchema, frameworkRecordSchema, taskRecordSchema } from './schemas.js';
 
 const FORMAT_VERSION = 1;
 export const DEFAULT_REGISTRY_SHARDS = 64;
@@ -79,6 +80,7 @@ function shardSchema<T>(entry: JSONSchemaType<T>): JSONSchemaType<Shard<T>> {
 let validateRoot: Validator<RegistryRoot> | undefined;
 let validateAgentShard: Validator<Shard<AdmittedAgent>> | undefined;
 let validateTaskShard: Validator<Shard<TaskRecord>> | undefined;
+let validateFrameworkShard: Validator<Shard<FrameworkRecord>> | undefined;
 
 /** FNV-1a (32 bit) of the UTF-8 bytes: stable across processes and versions, unlike any runtime hash. */
 export function fnv1a32(text: string): number {
@@ -94,6 +96,7 @@ export class ZkRegistry implements Registry {
   readonly rootPath: string;
   readonly agentsPath: string;
   readonly tasksPath: string;
+  readonly frameworksPath: string;
   /** Per shard path, what ZooKeeper holds as far as we know; undefined until read (or after a failed save). */
   private known: Map<string, Known> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -106,6 +109,7 @@ export class ZkRegistry implements Registry {
     this.rootPath = `${base}/registry`;
     this.agentsPath = `${base}/registry/agents`;
     this.tasksPath = `${base}/frameworks/tessera-tasks/tasks`;
+    this.frameworksPath = `${base}/registry/frameworks`;
   }
 
   /** Makes the layout when missing (ACL 'private') and reads the shard count a first run recorded. */
@@ -122,6 +126,7 @@ export class ZkRegistry implements Registry {
       await session.mkdirp(base, 'world-read');
       const shards = await ZkRegistry.shardCount(session, rootPath, wanted, logger);
       await session.mkdirp(`${rootPath}/agents`, 'private');
+      await session.mkdirp(`${rootPath}/frameworks`, 'private');
       await session.mkdirp(`${base}/frameworks/tessera-tasks/tasks`, 'private');
       return new ZkRegistry(options, shards);
     } catch (err) {
@@ -203,6 +208,7 @@ export class ZkRegistry implements Registry {
     const paths: string[] = [];
     for (let i = 0; i < this.shards; i++) paths.push(this.shardPath(this.agentsPath, i));
     for (let i = 0; i < this.shards; i++) paths.push(this.shardPath(this.tasksPath, i));
+    for (let i = 0; i < this.shards; i++) paths.push(this.shardPath(this.frameworksPath, i));
     return paths;
   }
 
@@ -230,11 +236,14 @@ export class ZkRegistry implements Registry {
     const known = await this.readAll();
     const agents: AdmittedAgent[] = [];
     const tasks: TaskRecord[] = [];
+    const frameworks: FrameworkRecord[] = [];
     validateAgentShard ??= compileValidator(shardSchema(admittedAgentSchema));
     validateTaskShard ??= compileValidator(shardSchema(taskRecordSchema));
+    validateFrameworkShard ??= compileValidator(shardSchema(frameworkRecordSchema));
     for (const [path, { json }] of known) {
       if (json === undefined) continue;
       const isAgents = path.startsWith(`${this.agentsPath}/`);
+      const isFrameworks = path.startsWith(`${this.frameworksPath}/`);
       let parsed: unknown;
       try {
         parsed = JSON.parse(json);
@@ -244,6 +253,7 @@ export class ZkRegistry implements Registry {
       }
       try {
         if (isAgents) agents.push(...validateAgentShard(parsed).entries);
+        else if (isFrameworks) frameworks.push(...validateFrameworkShard(parsed).entries);
         else tasks.push(...validateTaskShard(parsed).entries);
       } catch (err) {
         throw new RegistryError(`registry shard ${path} is damaged: ${errorMessage(err)}`, { cause: err });
@@ -251,16 +261,19 @@ export class ZkRegistry implements Registry {
     }
     agents.sort((a, b) => a.registered_at - b.registered_at || compareText(a.id, b.id));
     tasks.sort((a, b) => a.submitted_at - b.submitted_at || compareText(a.task_id, b.task_id));
+    frameworks.sort((a, b) => a.registered_at - b.registered_at || compareText(a.id, b.id));
     this.known = known;
-    return { agents, tasks };
+    return { agents, tasks, frameworks };
   }
 
   /** The JSON each shard path should hold for `state` (every shard, empty ones included). */
   private render(state: RegistryState): Map<string, string> {
     const agentShards: AdmittedAgent[][] = Array.from({ length: this.shards }, () => []);
     const taskShards: TaskRecord[][] = Array.from({ length: this.shards }, () => []);
+    const frameworkShards: FrameworkRecord[][] = Array.from({ length: this.shards }, () => []);
     for (const agent of state.agents) agentShards[fnv1a32(agent.id) % this.shards]?.push(agent);
     for (const task of state.tasks) taskShards[fnv1a32(task.task_id) % this.shards]?.push(task);
+    for (const framework of state.frameworks) frameworkShards[fnv1a32(framework.id) % this.shards]?.push(framework);
     const out = new Map<string, string>();
     // Sorted by id inside a shard, so the same content always renders the same string whatever
     // order the caller keeps (a reorder alone must not cost a write).
@@ -271,6 +284,10 @@ export class ZkRegistry implements Registry {
     taskShards.forEach((entries, i) => {
       entries.sort((a, b) => compareText(a.task_id, b.task_id));
       out.set(this.shardPath(this.tasksPath, i), JSON.stringify({ version: FORMAT_VERSION, entries }));
+    });
+    frameworkShards.forEach((entries, i) => {
+      entries.sort((a, b) => compareText(a.id, b.id));
+      out.set(this.shardPath(this.frameworksPath, i), JSON.stringify({ version: FORMAT_VERSION, entries }));
     });
     return out;
   }
