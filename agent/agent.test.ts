@@ -74,7 +74,7 @@ describe('Agent (fake master, fake executor)', function () {
     assert.equal(registration?.agent_id, undefined);
     assert.deepEqual(registration?.info.executors, ['command']);
     assert.equal(registration?.info.port, agent.port);
-    assert.deepEqual(registration?.info.resources, { cpus: 2, mem: 2048, disk: registration?.info.resources.disk });
+    assert.deepEqual(registration?.info.resources, { cpus: 2, mem: 2048, disk: registration?.info.resources.disk, ports: [{ begin: 31000, end: 32000 }] });
 
     assert.deepEqual(await launch(agent, taskInfo('t1', { resources: { cpus: 0.5, mem: 64, pids: 100 } })), { task_id: 't1' });
     await waitStates('t1', ['TASK_STARTING', 'TASK_RUNNING']);
@@ -87,6 +87,9 @@ describe('Agent (fake master, fake executor)', function () {
     assert.equal(state.id, 'agent-1');
     assert.equal(state.pid, `slave(1)@127.0.0.1:${agent.port}`);
     assert.equal(state.isolation, 'posix');
+    // Mesos prints ranges as one string in /state.
+    assert.equal(state.resources.ports, '[31000-32000]');
+    assert.equal(state.resources.cpus, 2);
     const shown = state.tasks.find((t) => t.id === 't1');
     assert.equal(shown?.state, 'TASK_RUNNING');
     assert.equal(shown?.directory, started?.config.sandboxDir);
@@ -246,5 +249,55 @@ describe('Agent (fake master, fake executor)', function () {
     assert.deepEqual(state.tasks, []);
     assert.deepEqual(state.completed_tasks.map((t) => t.id).sort(), ['ends-while-down', 'keeps-running', 'mid-launch']);
     open();
+  });
+
+  it("holds a framework's updates until POST /internal/v1/acknowledgements, reports the held final one on re-registration, and re-sends it after a restart", async () => {
+    master.holdUpdates = true;
+    const first = await startAgent();
+    await launch(first, taskInfo('held'));
+    await waitFor('STARTING re-sent while held', () => master.received.filter((u) => u.task_id === 'held').length >= 2);
+    assert.deepEqual(states('held'), ['TASK_STARTING'], 'RUNNING waits until STARTING is acknowledged');
+    const uuidOf = (state: string): string => master.received.find((u) => u.task_id === 'held' && u.state === state)?.uuid ?? '?';
+
+    // Unknown task, stale uuid: 200 and ignored. Then the real acknowledgement releases RUNNING.
+    await master.acknowledge(first.url, [{ task_id: 'nope', uuid: 'x' }, { task_id: 'held', uuid: 'not-the-head' }]);
+    assert.equal(states('held').length, 1);
+    assert.deepEqual(
+      await requestJson(`${first.url}${INTERNAL_PATHS.acknowledge}`, { body: { acknowledgements: [{ task_id: 'held', uuid: uuidOf('TASK_STARTING') }] } }),
+      { ok: true },
+    );
+    await waitStates('held', ['TASK_STARTING', 'TASK_RUNNING']);
+    await master.acknowledge(first.url, [{ task_id: 'held', uuid: uuidOf('TASK_RUNNING') }]);
+
+    executor.finish('held', { exitCode: 0, signal: null, oomKilled: false });
+    await waitStates('held', ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+    // Its final update is unacknowledged: the agent still owns the task and reports it when it re-registers.
+    master.forget('agent-1');
+    await waitFor('re-registration', () => master.registrations.length >= 2);
+    assert.equal(master.registrations[1]?.tasks.find((t) => t.task.task_id === 'held')?.status.state, 'TASK_FINISHED');
+    await first.stop();
+
+    const second = await startAgent();
+    const finished = uuidOf('TASK_FINISHED');
+    const sendsBefore = master.timesReceived(finished);
+    await waitFor('the final update re-sent by the restarted agent', () => master.timesReceived(finished) > sendsBefore);
+    const startingSends = master.timesReceived(uuidOf('TASK_STARTING'));
+    await master.acknowledge(second.url, [{ task_id: 'held', uuid: finished }]);
+    await second.statusUpdatesDelivered();
+    assert.equal(master.timesReceived(uuidOf('TASK_STARTING')), startingSends, 'acknowledged updates are not re-sent after the restart');
+  });
+
+  it('answers 400 naming the field for a malformed acknowledgement body', async () => {
+    const agent = await startAgent();
+    const post = (body: unknown) => requestJson(`${agent.url}${INTERNAL_PATHS.acknowledge}`, { body });
+    const refused = (field: string | undefined) => (err: unknown) => err instanceof RemoteError && err.status === 400 && err.field === field;
+    await assert.rejects(post({}), refused('acknowledgements'));
+    await assert.rejects(post({ acknowledgements: [{ task_id: 't' }] }), refused('acknowledgements.0.uuid'));
+    await assert.rejects(post({ acknowledgements: [{ task_id: 't', uuid: 5 }] }), refused('acknowledgements.0.uuid'));
+    await assert.rejects(post({ acknowledgements: [{ task_id: 'bad id!', uuid: 'u' }] }), refused('acknowledgements.0.task_id'));
+    await assert.rejects(post({ acknowledgements: [], extra: 1 }), refused('extra'));
+    const raw = await fetch(`${agent.url}${INTERNAL_PATHS.acknowledge}`, { method: 'POST', body: 'not json', headers: { 'content-type': 'application/json' } });
+    assert.equal(raw.status, 400);
+    assert.deepEqual(await post({ acknowledgements: [] }), { ok: true });
   });
 });

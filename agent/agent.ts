@@ -142,6 +142,7 @@ export class Agent {
         ),
         state: () => agent.state(),
         registered: () => link?.state === 'registered',
+        acknowledge: (taskId, uuid) => statusUpdates.acknowledge(taskId, uuid),
       });
       link = new MasterLink({
         master: options.master,
@@ -191,7 +192,7 @@ export class Agent {
     return this.link.registered();
   }
 
-  /** Resolves once every status update has been acknowledged by the master. */
+  /** Resolves once every status update has been acknowledged (by the master, or by its framework when the master forwarded it). */
   statusUpdatesDelivered(): Promise<void> {
     return this.parts.statusUpdates.idle();
   }

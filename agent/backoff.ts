@@ -19,19 +19,21 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
-/** Resolves after `ms`, or early (without error) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or early (without error) when any of `signals` aborts. */
+export function sleep(ms: number, signals?: AbortSignal | readonly AbortSignal[]): Promise<void> {
+  const list = signals === undefined ? [] : Array.isArray(signals) ? (signals as readonly AbortSignal[]) : [signals as AbortSignal];
   return new Promise((resolve) => {
-    if (signal?.aborted) {
+    if (list.some((s) => s.aborted)) {
       resolve();
       return;
     }
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      // Removed again, so long-lived signals do not collect a listener per sleep.
+      for (const s of list) s.removeEventListener('abort', done);
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
+    for (const s of list) s.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ValidationError } from '../common/index.js';
-import { detectResources, offeredMemMb, parseResources } from './resources.js';
+import { stateResources } from './http/index.js';
+import { detectResources, offeredMemMb, parsePortRanges, parseResources } from './resources.js';
 
 describe('agent resources', () => {
   it('parses "cpus:4;mem:8192"', () => {
@@ -17,6 +18,7 @@ describe('agent resources', () => {
     ['cpus:1;cpus:2', 'cpus:2'],
     ['pids:20.5', 'pids:20.5'],
     ['mem:', 'mem:'],
+    ['ports:[1-2];ports:[3-4]', 'ports:[3-4]'],
   ] as const) {
     it(`rejects '${spec}' naming the part '${part}'`, () => {
       assert.throws(
@@ -25,6 +27,50 @@ describe('agent resources', () => {
       );
     });
   }
+
+  it("parses Mesos's port ranges: 'ports:[31000-32000,40000-40010]'", () => {
+    assert.deepEqual(parseResources('cpus:2;ports:[31000-32000,40000-40010]'), {
+      cpus: 2,
+      ports: [
+        { begin: 31000, end: 32000 },
+        { begin: 40000, end: 40010 },
+      ],
+    });
+    // Spaces, a lone port, out-of-order and adjacent ranges (joined), and none at all.
+    assert.deepEqual(parsePortRanges('[ 9000 - 9001 , 8080, 9002-9005 ]'), [
+      { begin: 8080, end: 8080 },
+      { begin: 9000, end: 9005 },
+    ]);
+    assert.deepEqual(parseResources('ports:[]'), { ports: [] });
+  });
+
+  for (const [spec, why] of [
+    ['ports:31000-32000', /expected ranges in brackets/],
+    ['ports:[31000-32000', /expected ranges in brackets/],
+    ['ports:[32000-31000]', /'32000-31000' ends before it begins/],
+    ['ports:[0-10]', /'0-10' must lie within 1-65535/],
+    ['ports:[65000-70000]', /'65000-70000' must lie within 1-65535/],
+    ['ports:[a-b]', /'a-b' is not a port range/],
+    ['ports:[1-5,,7]', /'' is not a port range/],
+    ['ports:[1.5-3]', /'1.5-3' is not a port range/],
+    ['ports:[100-200,150-300]', /'100-200' and '150-300' overlap/],
+  ] as const) {
+    it(`rejects '${spec}' with a clear message`, () => {
+      assert.throws(
+        () => parseResources(spec),
+        (err: unknown) => err instanceof ValidationError && err.field === 'resources.ports' && why.test(err.message) && err.message.includes(`'${spec}'`),
+      );
+    });
+  }
+
+  it('offers the default ports unless told otherwise, and /state prints them as Mesos does', async () => {
+    assert.deepEqual((await detectResources({ overrides: { cpus: 1, mem: 512 } })).ports, [{ begin: 31000, end: 32000 }]);
+    const two = await detectResources({ overrides: { cpus: 1, mem: 512, ports: [{ begin: 40000, end: 40010 }, { begin: 5000, end: 5000 }] } });
+    assert.deepEqual(two.ports, [{ begin: 5000, end: 5000 }, { begin: 40000, end: 40010 }]);
+    assert.equal((await detectResources({ overrides: { cpus: 1, mem: 512, ports: [] } })).ports, undefined);
+    assert.deepEqual(stateResources(two), { cpus: 1, mem: 512, ports: '[5000-5000, 40000-40010]' });
+    assert.deepEqual(stateResources({ cpus: 1, mem: 64 }), { cpus: 1, mem: 64 });
+  });
 
   it('offers total memory minus the reserve, never below a floor', () => {
     assert.equal(offeredMemMb(8192, 512), 7680);

@@ -21,6 +21,8 @@ describe('agent checkpoint store', () => {
     store = await CheckpointStore.create({ dir, logger: silentLogger });
   });
   afterEach(async () => {
+    // Open update logs would otherwise be closed by the garbage collector (a Node warning).
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   });
 

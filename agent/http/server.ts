@@ -6,6 +6,7 @@
 //   GET  /metrics                     Prometheus text
 //   POST /internal/v1/tasks           LaunchRequest → 202 {"task_id"}
 //   POST /internal/v1/tasks/:id/kill  KillRequest (body optional) → 202 {"task_id"}
+//   POST /internal/v1/acknowledgements  AcknowledgeRequest → 200 {"ok": true}
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -23,6 +24,7 @@ import {
   type Logger,
 } from '../../common/index.js';
 import type { TaskManager } from '../tasks/index.js';
+import { applyAcknowledgements, validateAcknowledgeRequest, type Acknowledge } from './acknowledgements.js';
 import { parseReadQuery, readSandboxFile } from './files.js';
 import type { AgentState } from './state-view.js';
 
@@ -35,6 +37,8 @@ export interface AgentHttpOptions {
   metrics: Registry;
   state: () => AgentState;
   registered: () => boolean;
+  /** A framework acknowledged a status update (StatusUpdateManager.acknowledge). */
+  acknowledge: Acknowledge;
 }
 
 const validateLaunch = compileValidator(launchRequestSchema);
@@ -83,6 +87,13 @@ export function createApp(options: AgentHttpOptions): Koa {
     await options.taskManager.kill(taskId, body.grace_period_seconds);
     ctx.status = 202;
     ctx.body = { task_id: taskId };
+  });
+
+  router.post(INTERNAL_PATHS.acknowledge, async (ctx) => {
+    const request = validateAcknowledgeRequest(await readJsonBody(ctx));
+    const { applied } = await applyAcknowledgements(options.acknowledge, request);
+    options.logger.debug({ received: request.acknowledgements.length, applied }, 'status update acknowledgements');
+    ctx.body = { ok: true };
   });
 
   app.use(errorMiddleware(options.logger));

@@ -1,13 +1,40 @@
 // The agent's GET /state body: Mesos's slave state, trimmed to what Tessera has.
-import { isTerminal, type Resources, type TaskState, type TaskStatus } from '../../common/index.js';
+import { isTerminal, normalizeRanges, type PortRange, type Resources, type TaskState, type TaskStatus } from '../../common/index.js';
 import type { TaskRecord } from '../tasks/index.js';
+
+/**
+ * Resources as Mesos's /state prints them: scalars as numbers, ranges as one string
+ * (`"ports": "[31000-32000, 40000-40010]"`).
+ */
+export interface StateResources {
+  cpus: number;
+  mem: number;
+  disk?: number;
+  ports?: string;
+  pids?: number;
+}
+
+/** "[31000-32000, 40000-40010]", Mesos's text form of a range set. */
+export function formatPortRanges(ranges: readonly PortRange[]): string {
+  return `[${normalizeRanges(ranges)
+    .map((r) => `${r.begin}-${r.end}`)
+    .join(', ')}]`;
+}
+
+export function stateResources(r: Resources): StateResources {
+  const out: StateResources = { cpus: r.cpus, mem: r.mem };
+  if (r.disk !== undefined) out.disk = r.disk;
+  if (r.ports !== undefined && r.ports.length > 0) out.ports = formatPortRanges(r.ports);
+  if (r.pids !== undefined) out.pids = r.pids;
+  return out;
+}
 
 export interface StateTask {
   id: string;
   name: string;
   state: TaskState;
   framework_id: string;
-  resources: Resources;
+  resources: StateResources;
   /** The task's sandbox directory (absolute): stdout and stderr are files in it. */
   directory: string;
   container_id: string;
@@ -21,7 +48,7 @@ export interface AgentState {
   pid: string;
   master_hostname?: string;
   registered: boolean;
-  resources: Resources;
+  resources: StateResources;
   isolation: string;
   executors: string[];
   start_time: number;
@@ -49,7 +76,7 @@ export function stateView(inputs: StateInputs): AgentState {
     hostname: inputs.hostname,
     pid: `slave(1)@${inputs.ip}:${inputs.port}`,
     registered: inputs.registered,
-    resources: inputs.resources,
+    resources: stateResources(inputs.resources),
     isolation: inputs.isolation,
     executors: inputs.executors,
     start_time: inputs.startTime,
@@ -66,7 +93,7 @@ function taskView(record: TaskRecord): StateTask {
     name: record.task.name,
     state: record.state,
     framework_id: record.task.framework_id ?? '',
-    resources: record.task.resources,
+    resources: stateResources(record.task.resources),
     directory: record.sandboxDir,
     container_id: record.containerId,
     statuses: record.statuses,

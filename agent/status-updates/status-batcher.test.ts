@@ -82,6 +82,16 @@ describe('status batcher', () => {
     assert.deepEqual(await Promise.all([third.send(link, update('a', 'a1')), third.send(link, update('b', 'b1'))]), ['retry', 'retry']);
   });
 
+  it("reports uuids the master lists as received (forwarded to a framework), in both forms", async () => {
+    const { post } = recorder((body) =>
+      'updates' in body ? { acknowledged: [body.updates[0]!.uuid], received: [body.updates[1]!.uuid] } : { received: body.update.uuid },
+    );
+    const batcher = new StatusBatcher({ logger: silentLogger, post });
+    const outcomes = await Promise.all([batcher.send(link, update('a', 'a1')), batcher.send(link, update('b', 'b1')), batcher.send(link, update('c', 'c1'))]);
+    assert.deepEqual(outcomes, ['acknowledged', 'received', 'retry']);
+    assert.equal(await batcher.send(link, update('d', 'd1')), 'received');
+  });
+
   it('when a batch is refused as invalid, sends each update alone so only the invalid one is dropped', async () => {
     const { post, bodies } = recorder((body) => {
       const invalid = (u: TaskStatus): boolean => u.uuid === 'bad';

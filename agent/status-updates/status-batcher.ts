@@ -2,6 +2,8 @@
 // in flight per task) hand in an update and get back its outcome; updates handed in during the same
 // callback, or while the previous batches are in flight, go out together. A batch has
 // at most one update per task, so batching never reorders a task's updates.
+// The master answers each uuid as `acknowledged` (done) or `received` (forwarded to the task's
+// framework: the sender keeps it until the framework's acknowledgement reaches the agent).
 import {
   INTERNAL_PATHS,
   MAX_STATUS_UPDATE_BATCH,
@@ -16,7 +18,7 @@ import {
   type TaskStatus,
 } from '../../common/index.js';
 
-export type SendOutcome = 'acknowledged' | 'rejected' | 'agent-unknown' | 'retry';
+export type SendOutcome = 'acknowledged' | 'received' | 'rejected' | 'agent-unknown' | 'retry';
 
 export interface StatusLink {
   masterUrl: string;
@@ -102,9 +104,12 @@ export class StatusBatcher {
     try {
       const response = await this.post<StatusUpdateBatchResponse>(url, body, this.timeoutMs);
       const acknowledged = new Set(Array.isArray(response?.acknowledged) ? response.acknowledged : []);
+      const received = new Set(Array.isArray(response?.received) ? response.received : []);
       for (const w of batch) {
         if (acknowledged.has(w.update.uuid)) {
           w.resolve('acknowledged');
+        } else if (received.has(w.update.uuid)) {
+          w.resolve('received');
         } else {
           this.options.logger.warn({ taskId: w.update.task_id, uuid: w.update.uuid }, 'master did not acknowledge a batched status update; retrying');
           w.resolve('retry');
@@ -130,6 +135,7 @@ export class StatusBatcher {
     try {
       const response = await this.post<StatusUpdateResponse>(url, body, this.timeoutMs);
       if (response?.acknowledged === update.uuid) return 'acknowledged';
+      if (response?.received === update.uuid) return 'received';
       this.options.logger.warn({ taskId: update.task_id, uuid: update.uuid, response }, 'master answered a status update without acknowledging it; retrying');
       return 'retry';
     } catch (err) {

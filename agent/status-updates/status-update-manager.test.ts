@@ -5,6 +5,7 @@ import path from 'node:path';
 import { silentLogger, waitFor, type TaskInfo, type TaskStatus } from '../../common/index.js';
 import { CheckpointStore } from '../checkpoint/index.js';
 import { FakeMaster, freePort } from '../testing/fake-master.js';
+import type { PostJson } from './status-batcher.js';
 import { StatusUpdateManager } from './status-update-manager.js';
 
 const tasks: TaskInfo[] = ['a', 'b'].map((id) => ({ task_id: id, name: id, agent_id: 'agent-1', resources: { cpus: 1, mem: 32 } }));
@@ -26,6 +27,7 @@ describe('status update manager', () => {
   });
   afterEach(async () => {
     manager?.stop();
+    await store.close();
     await master?.stop();
     master = undefined;
     await rm(dir, { recursive: true, force: true });
@@ -92,5 +94,121 @@ describe('status update manager', () => {
     await waitFor('delivered after resume', () => manager?.pending('a').length === 0);
     assert.deepEqual(master.statesOf('a'), ['TASK_STARTING']);
     assert.equal(master.received[0]?.agent_id, 'stranger');
+  });
+
+  describe('held until the framework acknowledges', () => {
+    it('holds a received update (the next one waits), re-sends it after the interval, and an ack releases the next', async () => {
+      master = await FakeMaster.start({ knownAgents: ['agent-1'] });
+      master.holdUpdates = true;
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 40, retryMaxMs: 160 });
+      manager.resume(`http://${master.address}`, 'agent-1');
+      await manager.enqueue(update('a', 'TASK_STARTING', 'a1'));
+      await manager.enqueue(update('a', 'TASK_RUNNING', 'a2'));
+      await waitFor('a1 held', () => manager?.held('a') === 'a1');
+      await waitFor('a1 re-sent', () => master!.timesReceived('a1') >= 3);
+      assert.deepEqual(master.statesOf('a'), ['TASK_STARTING'], 'a2 waits behind the held a1');
+      assert.equal(master.timesReceived('a2'), 0);
+
+      // Not the head, an unknown task, an unknown uuid: all ignored.
+      assert.equal(await manager.acknowledge('a', 'a2'), false);
+      assert.equal(await manager.acknowledge('zzz', 'a1'), false);
+      assert.equal(await manager.acknowledge('a', 'nope'), false);
+      assert.deepEqual(manager.pending('a').map((u) => u.uuid), ['a1', 'a2']);
+
+      assert.equal(await manager.acknowledge('a', 'a1'), true);
+      assert.equal(await manager.acknowledge('a', 'a1'), false, 'a repeated ack is ignored');
+      await waitFor('a2 held', () => manager?.held('a') === 'a2');
+      const a1Sends = master.timesReceived('a1');
+      await waitFor('a2 re-sent', () => master!.timesReceived('a2') >= 2);
+      assert.equal(master.timesReceived('a1'), a1Sends, 'an acknowledged update is not sent again');
+      assert.deepEqual(master.statesOf('a'), ['TASK_STARTING', 'TASK_RUNNING']);
+      const checkpoint = (await store.loadTasks()).find((t) => t.task.task_id === 'a');
+      assert.deepEqual([...(checkpoint?.acknowledged ?? [])], ['a1'], 'the ack is checkpointed, a2 is not acknowledged');
+      assert.equal(manager.hasPending('a'), true);
+
+      assert.equal(await manager.acknowledge('a', 'a2'), true);
+      await manager.idle();
+      assert.equal(manager.hasPending('a'), false);
+      const after = (await store.loadTasks()).find((t) => t.task.task_id === 'a');
+      assert.deepEqual([...(after?.acknowledged ?? [])], ['a1', 'a2']);
+    });
+
+    it('keeps other tasks going while one is held', async () => {
+      master = await FakeMaster.start({ knownAgents: ['agent-1'] });
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 5_000, retryMaxMs: 5_000 });
+      manager.resume(`http://${master.address}`, 'agent-1');
+      master.holdUpdates = true;
+      await manager.enqueue(update('a', 'TASK_STARTING', 'a1'));
+      await waitFor('a1 held', () => manager?.held('a') === 'a1');
+      master.holdUpdates = false;
+      await manager.enqueue(update('a', 'TASK_RUNNING', 'a2'));
+      await manager.enqueue(update('b', 'TASK_STARTING', 'b1'));
+      await manager.enqueue(update('b', 'TASK_RUNNING', 'b2'));
+      await waitFor('b delivered', () => manager?.pending('b').length === 0);
+      assert.deepEqual(master.statesOf('a'), ['TASK_STARTING']);
+      assert.equal(await manager.acknowledge('a', 'a1'), true);
+      await manager.idle();
+      assert.deepEqual(master.statesOf('a'), ['TASK_STARTING', 'TASK_RUNNING']);
+    });
+
+    it('after an agent restart, re-sends the held update, and the acknowledgement still releases it', async () => {
+      master = await FakeMaster.start({ knownAgents: ['agent-1'] });
+      master.holdUpdates = true;
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 5_000, retryMaxMs: 5_000 });
+      manager.resume(`http://${master.address}`, 'agent-1');
+      await manager.enqueue(update('a', 'TASK_STARTING', 'a1'));
+      await manager.enqueue(update('a', 'TASK_FINISHED', 'a2'));
+      await waitFor('a1 held', () => manager?.held('a') === 'a1');
+      manager.stop();
+      await store.close();
+
+      // The restarted agent: a new store on the same directory, recovery requeues the unacknowledged.
+      store = await CheckpointStore.create({ dir, logger: silentLogger });
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 5_000, retryMaxMs: 5_000 });
+      for (const t of await store.loadTasks()) manager.requeue(t.task.task_id, t.updates.filter((u) => !t.acknowledged.has(u.uuid)));
+      manager.resume(`http://${master.address}`, 'agent-1');
+      await waitFor('a1 sent again after the restart', () => master!.timesReceived('a1') === 2 && manager?.held('a') === 'a1');
+      assert.equal(master.timesReceived('a2'), 0);
+      assert.equal(await manager.acknowledge('a', 'a1'), true);
+      await waitFor('a2 held', () => manager?.held('a') === 'a2');
+      assert.equal(await manager.acknowledge('a', 'a2'), true);
+      await manager.idle();
+      assert.deepEqual(master.statesOf('a'), ['TASK_STARTING', 'TASK_FINISHED']);
+      const after = (await store.loadTasks()).find((t) => t.task.task_id === 'a');
+      assert.deepEqual([...(after?.acknowledged ?? [])].sort(), ['a1', 'a2']);
+    });
+
+    it("an acknowledgement that overtakes the master's answer drops the update all the same", async () => {
+      const sent: string[] = [];
+      let answer: (() => void) | undefined;
+      const post = (async (_url: string, body: unknown) => {
+        const u = (body as { update: TaskStatus }).update;
+        sent.push(u.uuid);
+        if (u.uuid === 'a1') await new Promise<void>((resolve) => (answer = resolve));
+        return { received: u.uuid };
+      }) as PostJson;
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 5_000, retryMaxMs: 5_000, post });
+      manager.resume('http://127.0.0.1:1', 'agent-1');
+      await manager.enqueue(update('a', 'TASK_STARTING', 'a1'));
+      await manager.enqueue(update('a', 'TASK_RUNNING', 'a2'));
+      await waitFor('a1 in flight', () => answer !== undefined);
+      assert.equal(await manager.acknowledge('a', 'a1'), true);
+      answer?.();
+      await waitFor('a2 held', () => manager?.held('a') === 'a2');
+      assert.deepEqual(sent, ['a1', 'a2']);
+    });
+
+    it('holds while the link is down, and an acknowledgement then still applies', async () => {
+      master = await FakeMaster.start({ knownAgents: ['agent-1'] });
+      master.holdUpdates = true;
+      manager = new StatusUpdateManager({ store, logger: silentLogger, retryMinMs: 5_000, retryMaxMs: 5_000 });
+      manager.resume(`http://${master.address}`, 'agent-1');
+      await manager.enqueue(update('a', 'TASK_FINISHED', 'a1'));
+      await waitFor('a1 held', () => manager?.held('a') === 'a1');
+      manager.pause();
+      assert.equal(await manager.acknowledge('a', 'a1'), true);
+      await manager.idle();
+      assert.equal(manager.hasPending('a'), false);
+    });
   });
 });

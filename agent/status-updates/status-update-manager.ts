@@ -1,9 +1,16 @@
-// Reliable status updates: per task an ordered queue whose head is sent to the master until the
-// master acknowledges its uuid, then the next. Each update is checkpointed before it is first sent
-// and each acknowledgement is recorded, so after a restart exactly the unacknowledged ones are sent
-// again. At-least-once, in order per task; tasks do not wait for each other. The next update goes
-// out while the previous acknowledgement is still being recorded: a crash before that record is
-// durable only means the acknowledged update is sent once more (the master deduplicates by uuid).
+// Reliable status updates: per task an ordered queue whose head is sent to the master until it is
+// acknowledged, then the next. Each update is checkpointed before it is first sent and each
+// acknowledgement is recorded, so after a restart exactly the unacknowledged ones are sent again.
+// At-least-once, in order per task; tasks do not wait for each other.
+//
+// Two kinds of acknowledgement end a head update:
+//   - the master's answer lists it as `acknowledged` (the master is the end of the line for it);
+//   - the master's answer lists it as `received` (forwarded to the task's framework): the head is
+//     *held* — the task's next update is not sent — and re-sent after a backoff interval until the
+//     framework's acknowledgement for its uuid reaches acknowledge() (POST /internal/v1/acknowledgements),
+//     as Mesos's agent re-sends an unacknowledged update until the framework acknowledges it.
+// The next update goes out while the previous acknowledgement is still being recorded: a crash
+// before that record is durable only means the update is sent once more (deduplicated by uuid).
 import { assertNever, type Logger, type TaskStatus } from '../../common/index.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import type { CheckpointStore } from '../checkpoint/index.js';
@@ -27,6 +34,10 @@ type Link = StatusLink;
 interface TaskQueue {
   pending: TaskStatus[];
   draining: boolean;
+  /** uuid of the head update the master has forwarded to the framework (while it is the head). */
+  held: string | undefined;
+  /** Aborted (and replaced) to wake this task's sender: its head was acknowledged by the framework. */
+  wake: AbortController;
   /** Acknowledgements being recorded; the queue counts as busy until they are durable. */
   acks: Set<Promise<void>>;
 }
@@ -79,6 +90,32 @@ export class StatusUpdateManager {
     this.wakeAll();
   }
 
+  /**
+   * The framework acknowledged update `uuid` of `taskId` (the master relays its ACKNOWLEDGE). If it is
+   * that task's head update, it is dropped (the acknowledgement checkpointed) and the next one goes
+   * out. Anything else — an unknown task, a stale or duplicate uuid — is ignored. Resolves with
+   * whether it applied, once the acknowledgement is durable.
+   */
+  async acknowledge(taskId: string, uuid: string): Promise<boolean> {
+    const q = this.queues.get(taskId);
+    const head = q?.pending[0];
+    if (this.stopped || !q || !head || head.uuid !== uuid) return false;
+    const recorded = this.dropHead(taskId, q, head);
+    const old = q.wake;
+    q.wake = new AbortController();
+    old.abort();
+    // Starts the sender if none runs (e.g. link down), which also retires an emptied queue.
+    this.drain(taskId);
+    await recorded;
+    return true;
+  }
+
+  /** The uuid of `taskId`'s head update while it waits for the framework's acknowledgement. */
+  held(taskId: string): string | undefined {
+    const q = this.queues.get(taskId);
+    return q?.held !== undefined && q.pending[0]?.uuid === q.held ? q.held : undefined;
+  }
+
   /** Updates of `taskId` not yet acknowledged. */
   pending(taskId: string): readonly TaskStatus[] {
     return this.queues.get(taskId)?.pending ?? [];
@@ -103,7 +140,7 @@ export class StatusUpdateManager {
   private queue(taskId: string): TaskQueue {
     let q = this.queues.get(taskId);
     if (!q) {
-      q = { pending: [], draining: false, acks: new Set() };
+      q = { pending: [], draining: false, held: undefined, wake: new AbortController(), acks: new Set() };
       this.queues.set(taskId, q);
     }
     return q;
@@ -139,6 +176,7 @@ export class StatusUpdateManager {
 
   private async sendLoop(taskId: string, q: TaskQueue): Promise<void> {
     let attempt = 0;
+    let sent: TaskStatus | undefined;
     while (!this.stopped) {
       const head = q.pending[0];
       if (!head) {
@@ -147,17 +185,27 @@ export class StatusUpdateManager {
         await settled(q.acks);
         continue;
       }
+      // A new head (the last one acknowledged) starts with a fresh backoff.
+      if (head !== sent) attempt = 0;
+      sent = head;
       const link = this.link;
       if (!link) return; // resume() restarts the loop
-      const wake = this.wake.signal;
+      const wake = [this.wake.signal, q.wake.signal];
       const outcome = await this.batcher.send(link, head);
       if (this.stopped) return;
+      // The framework's acknowledgement overtook the master's answer: the head is gone already.
+      if (q.pending[0] !== head) continue;
+      const backoff = (): number => backoffDelay(attempt++, { minMs: this.options.retryMinMs, maxMs: this.options.retryMaxMs, random: this.options.random });
       switch (outcome) {
         case 'acknowledged':
         case 'rejected':
-          this.recordAck(taskId, q, head.uuid);
-          if (q.pending[0] === head) q.pending.shift();
-          attempt = 0;
+          void this.dropHead(taskId, q, head);
+          break;
+        case 'received':
+          // Held: the next update waits until the framework acknowledges this one; until then it is
+          // sent again now and then (the framework may have missed it, e.g. while failing over).
+          q.held = head.uuid;
+          await sleep(backoff(), wake);
           break;
         case 'agent-unknown':
           if (this.link === link) {
@@ -166,7 +214,7 @@ export class StatusUpdateManager {
           }
           return;
         case 'retry':
-          await sleep(backoffDelay(attempt++, { minMs: this.options.retryMinMs, maxMs: this.options.retryMaxMs, random: this.options.random }), wake);
+          await sleep(backoff(), wake);
           break;
         default:
           assertNever(outcome, 'send outcome');
@@ -174,14 +222,22 @@ export class StatusUpdateManager {
     }
   }
 
+  /** Drops the head update and records its acknowledgement (without holding up the next send). */
+  private dropHead(taskId: string, q: TaskQueue, head: TaskStatus): Promise<void> {
+    if (q.pending[0] === head) q.pending.shift();
+    q.held = undefined;
+    return this.recordAck(taskId, q, head.uuid);
+  }
+
   /** Records an acknowledgement without holding up the next send (the log keeps the order). */
-  private recordAck(taskId: string, q: TaskQueue, uuid: string): void {
+  private recordAck(taskId: string, q: TaskQueue, uuid: string): Promise<void> {
     const recorded = this.options.store.appendAck(taskId, uuid).catch((err: unknown) => {
       // Not fatal: after a restart the update is sent again and acknowledged again.
       this.options.logger.warn({ err, taskId, uuid }, 'could not record a status update acknowledgement');
     });
     q.acks.add(recorded);
     void recorded.then(() => q.acks.delete(recorded));
+    return recorded;
   }
 }
 

@@ -6,6 +6,8 @@ import {
   INTERNAL_PATHS,
   closeHttpServer,
   listenHttp,
+  requestJson,
+  type AcknowledgeRequest,
   type RegisterRequest,
   type RegisterResponse,
   type TaskStatus,
@@ -31,6 +33,11 @@ export class FakeMaster {
   readonly batchSizes: number[] = [];
   /** Answer this many status updates with 503 before acknowledging again. */
   failStatusUpdates = 0;
+  /**
+   * Answer updates as `received` (forwarded to a framework) instead of `acknowledged`, as the real
+   * master does for a framework's tasks: the agent then holds them until acknowledge() is called.
+   */
+  holdUpdates = false;
   /** Tasks to hand back in kill_task_ids on the next registration. */
   killOnRegister: string[] = [];
   private readonly known = new Set<string>();
@@ -82,6 +89,17 @@ export class FakeMaster {
 
   lastUpdate(taskId: string): TaskStatus | undefined {
     return [...this.received].reverse().find((u) => u.task_id === taskId);
+  }
+
+  /** What a framework's ACKNOWLEDGE makes the master do: relay it to the agent at `agentUrl`. */
+  async acknowledge(agentUrl: string, acknowledgements: AcknowledgeRequest['acknowledgements']): Promise<void> {
+    const body: AcknowledgeRequest = { acknowledgements };
+    await requestJson(`${agentUrl}${INTERNAL_PATHS.acknowledge}`, { body });
+  }
+
+  /** How many times update `uuid` arrived (re-sends included). */
+  timesReceived(uuid: string): number {
+    return this.received.filter((u) => u.uuid === uuid).length;
   }
 
   stop(): Promise<void> {
@@ -140,12 +158,21 @@ export class FakeMaster {
         const updates = (body as { updates: TaskStatus[] }).updates;
         this.batchSizes.push(updates.length);
         this.received.push(...updates);
-        this.acknowledged.push(...updates.map((u) => u.uuid));
-        send(200, { acknowledged: updates.map((u) => u.uuid) });
+        const uuids = updates.map((u) => u.uuid);
+        if (this.holdUpdates) {
+          send(200, { acknowledged: [], received: uuids });
+          return;
+        }
+        this.acknowledged.push(...uuids);
+        send(200, { acknowledged: uuids });
         return;
       }
       const update = (body as { update: TaskStatus }).update;
       this.received.push(update);
+      if (this.holdUpdates) {
+        send(200, { received: update.uuid });
+        return;
+      }
       this.acknowledged.push(update.uuid);
       send(200, { acknowledged: update.uuid });
       return;

@@ -104,6 +104,20 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     assert.equal(await readSandboxFile(handle.sandboxDir, 'stdout'), 'a b|$HOME\n');
   });
 
+  it('gives a task its ports as PORT0…, PORT and PORTS, in the order of its ranges', async () => {
+    const cfg = await config({
+      command: { value: 'echo "$PORT0 $PORT1 $PORT2 ${PORT3:-none} $PORT $PORTS"' },
+      ports: [{ begin: 31005, end: 31006 }, { begin: 31000, end: 31000 }],
+    });
+    const handle = await start(cfg);
+    assert.equal((await executor.waitTask(handle)).exitCode, 0);
+    assert.equal(await readSandboxFile(handle.sandboxDir, 'stdout'), '31005 31006 31000 none 31005 31005,31006,31000\n');
+
+    const without = await start(await config({ command: { value: 'echo "${PORT:-none} ${PORTS:-none} ${PORT0:-none}"' } }));
+    assert.equal((await executor.waitTask(without)).exitCode, 0);
+    assert.equal(await readSandboxFile(without.sandboxDir, 'stdout'), 'none none none\n');
+  });
+
   it('gives the task a clean environment with its variables, the extra env and MESOS_SANDBOX', async () => {
     process.env.TESSERA_TEST_AGENT_SECRET = 'must-not-leak';
     try {

@@ -94,7 +94,7 @@ export class CommandExecutor implements Executor {
     let env: Record<string, string>;
     try {
       argv = taskArgv(command);
-      env = taskEnv({ command, extra: config.env, sandboxDir });
+      env = taskEnv({ command, extra: config.env, sandboxDir, ports: config.task.resources.ports });
     } catch (err) {
       throw asLaunchFailed(err);
     }

@@ -1,7 +1,8 @@
 // What to run for a command task: the task's argv and its clean environment. Pure, so it is unit-tested
 // on its own; the executor adds the wrapper around it.
-import type { CommandInfo } from '../../common/index.js';
+import type { CommandInfo, PortRange } from '../../common/index.js';
 import { ExecutorError } from '../errors.js';
+import { portEnv } from '../port-env.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -20,13 +21,16 @@ export interface TaskEnvOptions {
   /** The executor's extra variables; they win over the task's own. */
   extra: Record<string, string>;
   sandboxDir: string;
+  /** The task's `resources.ports`: PORT0…, PORT and PORTS. */
+  ports?: readonly PortRange[];
   /** PATH for the task unless it sets its own; defaults to the agent's PATH. */
   path?: string;
 }
 
 /**
  * A clean environment: nothing of the agent's leaks in except PATH. Order of precedence, lowest first:
- * PATH/HOME defaults, the task's variables, the executor's extra variables, MESOS_SANDBOX.
+ * PATH/HOME defaults, the task's variables, its ports (PORT0…, PORT, PORTS: the ports it was given are
+ * facts, not preferences), the executor's extra variables, MESOS_SANDBOX.
  */
 export function taskEnv(options: TaskEnvOptions): Record<string, string> {
   const env: Record<string, string> = {
@@ -34,6 +38,7 @@ export function taskEnv(options: TaskEnvOptions): Record<string, string> {
     HOME: options.sandboxDir,
   };
   for (const { name, value } of options.command?.environment?.variables ?? []) env[name] = value;
+  Object.assign(env, portEnv(options.ports));
   Object.assign(env, options.extra);
   env.MESOS_SANDBOX = options.sandboxDir;
   return env;

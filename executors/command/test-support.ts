@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { access, mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { assertNever, silentLogger, type TaskInfo } from '../../common/index.js';
+import { assertNever, silentLogger, type PortRange, type TaskInfo } from '../../common/index.js';
 import { createIsolator, detectCgroupVersion, type ContainerLimits, type Isolator } from '../../isolators/index.js';
 import type { TaskConfig } from '../executor.js';
 
@@ -176,6 +176,7 @@ export interface ConfigOptions {
   command: TaskInfo['command'];
   limits?: Partial<ContainerLimits>;
   env?: Record<string, string>;
+  ports?: PortRange[];
 }
 
 export function taskConfig(options: ConfigOptions): TaskConfig {
@@ -185,7 +186,7 @@ export function taskConfig(options: ConfigOptions): TaskConfig {
       task_id: taskId,
       name: taskId,
       agent_id: 'agent-test',
-      resources: { cpus: 1, mem: 128 },
+      resources: { cpus: 1, mem: 128, ...(options.ports ? { ports: options.ports } : {}) },
       ...(options.command ? { command: options.command } : {}),
     },
     agentId: 'agent-test',

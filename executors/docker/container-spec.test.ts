@@ -69,4 +69,25 @@ describe('container-spec', () => {
     });
     assert.equal(handleFromLabels('abc', { 'tessera.agent_id': 'a' }, 5), undefined);
   });
+
+  it("gives ports as PORT0…, PORT, PORTS, and publishes them to the same port only on a bridge network", () => {
+    const ports = [{ begin: 31005, end: 31006 }, { begin: 31000, end: 31000 }];
+    const bridge = buildContainerSpec(taskConfig({ agentId: 'a', sandboxDir: '/sb', network: 'BRIDGE', ports, env: { PORT: 'agent wins' } }), 'img', undefined);
+    const env = Object.fromEntries(bridge.env.map((e) => e.split('=') as [string, string]));
+    assert.deepEqual([env.PORT0, env.PORT1, env.PORT2, env.PORT3, env.PORTS], ['31005', '31006', '31000', undefined, '31005,31006,31000']);
+    assert.equal(env.PORT, 'agent wins', "the executor's extra env still wins");
+    assert.deepEqual(bridge.exposedPorts, { '31005/tcp': {}, '31006/tcp': {}, '31000/tcp': {} });
+    assert.deepEqual(bridge.hostConfig.PortBindings?.['31006/tcp'], [{ HostIp: '', HostPort: '31006' }]);
+    assert.equal(Object.keys(bridge.hostConfig.PortBindings ?? {}).length, 3);
+
+    for (const network of ['HOST', 'NONE'] as const) {
+      const spec = buildContainerSpec(taskConfig({ agentId: 'a', sandboxDir: '/sb', network, ports }), 'img', undefined);
+      assert.ok(spec.env.includes('PORT=31005') && spec.env.includes('PORTS=31005,31006,31000'), network);
+      assert.equal(spec.exposedPorts, undefined, network);
+      assert.equal('PortBindings' in spec.hostConfig, false, network);
+    }
+    const none = buildContainerSpec(taskConfig({ agentId: 'a', sandboxDir: '/sb', network: 'BRIDGE' }), 'img', undefined);
+    assert.equal(none.env.some((e) => e.startsWith('PORT')), false);
+    assert.equal(none.exposedPorts, undefined);
+  });
 });

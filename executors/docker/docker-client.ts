@@ -22,6 +22,8 @@ export interface ContainerSpec {
   cmd: string[] | undefined;
   env: string[];
   labels: Record<string, string>;
+  /** Docker's ExposedPorts ("31000/tcp": {}); set with hostConfig.PortBindings on a bridge network. */
+  exposedPorts?: Record<string, Record<string, never>>;
   hostConfig: {
     Memory: number;
     MemorySwap: number;
@@ -31,6 +33,7 @@ export interface ContainerSpec {
     CgroupParent?: string;
     NetworkMode: string;
     Binds: string[];
+    PortBindings?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
   };
 }
 
@@ -191,6 +194,7 @@ export class DockerodeClient implements DockerClient {
       ...(spec.cmd ? { Cmd: spec.cmd } : {}),
       Env: spec.env,
       Labels: spec.labels,
+      ...(spec.exposedPorts ? { ExposedPorts: spec.exposedPorts } : {}),
       HostConfig: spec.hostConfig,
     });
     return container.id;

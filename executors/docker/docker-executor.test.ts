@@ -137,6 +137,57 @@ describe('DockerExecutor (real Docker engine)', function () {
     assert.equal(dflt.exit.exitCode, 0);
   });
 
+  /** Host ports nothing listens on now (bound on loopback, then released), for publishing. */
+  async function freePorts(count: number): Promise<number[]> {
+    const servers = await Promise.all(
+      Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(server));
+      })),
+    );
+    const ports = servers.map((server) => (server.address() as { port: number }).port);
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    return ports;
+  }
+
+  it('gives a task its ports as $PORT0… $PORT $PORTS on BRIDGE (published) and HOST networks', async () => {
+    const [a, b, c] = await freePorts(3);
+    assert.ok(a !== undefined && b !== undefined && c !== undefined);
+    const ports = [{ begin: b, end: b }, { begin: a, end: a }, { begin: c, end: c }];
+    const expected = `${b} ${a} ${c} ${b} ${b},${a},${c}\n`;
+    for (const network of ['BRIDGE', 'HOST'] as const) {
+      const { exit, stdout } = await run(await config({ network, ports, command: { value: 'echo $PORT0 $PORT1 $PORT2 $PORT $PORTS' } }));
+      assert.equal(exit.exitCode, 0, network);
+      assert.equal(stdout, expected, network);
+    }
+  });
+
+  it('publishes a BRIDGE task\'s port to the same port inside, so a server on $PORT answers on the host', async function () {
+    this.timeout(15_000);
+    const [port] = await freePorts(1);
+    assert.ok(port !== undefined);
+    const cfg = await config({
+      network: 'BRIDGE',
+      ports: [{ begin: port, end: port }],
+      command: { value: 'mkdir -p /www && echo "served on $PORT" > /www/index.html && exec httpd -f -p $PORT -h /www' },
+    });
+    const handle = await executor.startTask(cfg);
+    try {
+      const body = await waitFor(
+        `http://127.0.0.1:${port}/ to answer`,
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/index.html`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+          return response?.ok ? await response.text() : undefined;
+        },
+        10_000,
+      );
+      assert.equal(body, `served on ${port}\n`);
+    } finally {
+      await executor.destroyTask(handle);
+    }
+  });
+
   it('reports an OOM kill by State.OOMKilled under a 64 MB limit', async () => {
     const { exit } = await run(
       await config({ memMb: 64, command: { value: 'dd if=/dev/zero of=/dev/null bs=256M count=1; echo after' } }),

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PortRange } from '../../common/index.js';
 import type { TaskConfig } from '../executor.js';
 
 const IMAGE = 'tessera-test/busybox:latest';
@@ -108,6 +109,7 @@ export function taskConfig(options: {
   pids?: number;
   env?: Record<string, string>;
   network?: 'HOST' | 'BRIDGE' | 'NONE';
+  ports?: PortRange[];
 }): TaskConfig {
   const containerId = randomUUID();
   const cpus = options.cpus ?? 0.5;
@@ -117,7 +119,7 @@ export function taskConfig(options: {
       task_id: `task-${containerId.slice(0, 8)}`,
       name: 'docker-test',
       agent_id: options.agentId,
-      resources: { cpus, mem: memMb },
+      resources: { cpus, mem: memMb, ...(options.ports ? { ports: options.ports } : {}) },
       ...(options.command ? { command: options.command } : {}),
       container: { type: 'DOCKER', docker: { image: options.image ?? IMAGE, network: options.network ?? 'NONE' } },
     },
