@@ -6,6 +6,9 @@ import {
   NotFoundError,
   TesseraError,
   compileValidator,
+  addResources,
+  containsResources,
+  subtractResources,
   epochSeconds,
   errorMessage,
   registerRequestSchema,
@@ -21,19 +24,26 @@ import {
   type RegisterResponse,
   type StatusUpdateBatchResponse,
   type StatusUpdateResponse,
+  type AcknowledgeRequest,
+  type AgentInfo,
+  type Resources,
   type TaskInfo,
   type TaskReason,
+  type TaskStatus,
   type TaskState,
   type TaskSubmission,
   type TaskView,
   type TimerHandle,
 } from '../common/index.js';
 import { AgentManager, agentRef, classifyFailure, type AgentClient, type AgentRecord } from './agents/index.js';
+import { DrfAllocator } from './allocator/index.js';
 import { FRAMEWORK_ID } from './framework.js';
+import type { FrameworkDriver } from './frameworks/index.js';
+import { OfferBook, type Offer } from './offers/index.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { buildMasterState, type MasterIdentity, type MasterState } from './operator-state.js';
-import { placeTasks, sumResources, type ScalarResources } from './placement/index.js';
-import type { Registry, RegistryState, TaskRecord } from './registry/index.js';
+import { sumResources, type ScalarResources } from './placement/index.js';
+import type { FrameworkRecord, Registry, RegistryState, TaskRecord } from './registry/index.js';
 import { executorFor, validateSubmission } from './submission.js';
 import { TaskStore, masterStatus } from './tasks/index.js';
 
@@ -49,7 +59,48 @@ export interface LeaderOptions {
   agentReregisterTimeoutMs: number;
   heartbeatIntervalMs: number;
   completedLimit: number;
+  /** Allocation cycle for filter expiry and offer timeouts (events trigger cycles at once too); default 1000. */
+  allocationIntervalMs?: number;
+  /** An offer neither accepted nor declined this long is rescinded; default 60000. */
+  offerTimeoutMs?: number;
+  /** Role weights for DRF. */
+  roleWeights?: Record<string, number>;
 }
+
+/** A scheduler-API framework while this leader knows it. */
+interface FrameworkEntry {
+  record: FrameworkRecord;
+  /** Present while it is subscribed. */
+  driver?: FrameworkDriver;
+  streamId?: string;
+  /** Armed while it is disconnected: removes it once its failover timeout has passed. */
+  failoverTimer?: TimerHandle;
+}
+
+/** What a launched task holds in the allocator until it ends (released exactly once). */
+interface Held {
+  frameworkId: string;
+  agentId: string;
+  resources: Resources;
+}
+
+type UpdateOutcomeKind = ReturnType<TaskStore['apply']>['kind'];
+
+/** What SUBSCRIBE asks for, already checked (role allowed, principal matching). */
+export interface FrameworkSubscription {
+  /** Present when it comes back with the id it was given. */
+  id?: string;
+  name: string;
+  user: string;
+  role: string;
+  principal?: string;
+  failoverTimeoutSeconds: number;
+  hostname?: string;
+  webuiUrl?: string;
+}
+
+/** A task a framework asks to launch on an offer: converted already, or why it could not be. */
+export type LaunchRequestItem = { task: TaskInfo } | { taskId: string; error: string };
 
 /** A task-API task that has not ended, as the registry keeps it; `seq` keeps FIFO order in memory. */
 interface LiveRecord extends TaskRecord {
@@ -77,11 +128,21 @@ export class Leader {
   /** Placed, launch call in flight: still persisted without an agent until the agent has it. */
   private readonly launching = new Map<string, LiveRecord>();
   private readonly killRequested = new Set<string>();
-  /** Agents that refused a launch connection: not offered until this time (ms) or until they re-register. */
-  private readonly refusedUntil = new Map<string, number>();
   private readonly retryTimers = new Set<TimerHandle>();
   private nextSeq = 0;
-  private schedulePending = false;
+  private nextFrameworkSeq = 0;
+  private allocationPending = false;
+  private allocationTimer: TimerHandle | undefined;
+  private readonly allocator: DrfAllocator;
+  private readonly offers = new OfferBook();
+  /** Scheduler-API frameworks (the built-in one is FRAMEWORK_ID and not in here). */
+  private readonly frameworks = new Map<string, FrameworkEntry>();
+  /** Torn down or timed out this term: they may not subscribe again with the same id. */
+  private readonly removedFrameworks = new Set<string>();
+  /** Launched tasks' allocations, by task id. */
+  private readonly held = new Map<string, Held>();
+  /** Acknowledgements on their way to agents, batched per agent. */
+  private readonly ackBatches = new Map<string, AcknowledgeRequest['acknowledgements']>();
   /** The registry write under way, and the one queued behind it (see persist()). */
   private saving: Promise<void> | undefined;
   private nextSave: Promise<void> | undefined;
@@ -100,6 +161,8 @@ export class Leader {
   private readonly client: AgentClient;
   private readonly agentTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
+  private readonly allocationIntervalMs: number;
+  private readonly offerTimeoutMs: number;
 
   private constructor(options: LeaderOptions) {
     this.registry = options.registry;
@@ -110,11 +173,18 @@ export class Leader {
     this.client = options.client;
     this.agentTimeoutMs = options.agentTimeoutMs;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs;
+    this.allocationIntervalMs = options.allocationIntervalMs ?? 1000;
+    this.offerTimeoutMs = options.offerTimeoutMs ?? 60_000;
     this.electedTime = epochSeconds(options.clock);
+    this.allocator = new DrfAllocator({ clock: options.clock, ...(options.roleWeights ? { roleWeights: options.roleWeights } : {}) });
+    // The built-in task framework takes offers like any other; it asks for them only while tasks wait.
+    this.allocator.addFramework(FRAMEWORK_ID);
+    this.allocator.suppress(FRAMEWORK_ID);
     this.tasks = new TaskStore({
       logger: options.logger,
       completedLimit: options.completedLimit,
       onTerminal: (view) => this.forgetEnded(view.task_id),
+      onApplied: (view, status) => this.forward(view, status),
     });
     this.agents = new AgentManager({
       tasks: this.tasks,
@@ -132,6 +202,7 @@ export class Leader {
     const leader = new Leader(options);
     leader.recover(saved);
     leader.scheduleSweep();
+    leader.scheduleAllocationTick();
     options.logger.info(
       { master_id: options.identity.id, agents: saved.agents.length, tasks: saved.tasks.length },
       'leading: registry loaded',
@@ -144,8 +215,14 @@ export class Leader {
     if (this.ended) return;
     this.ended = true;
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
+    if (this.allocationTimer) this.clock.clearTimeout(this.allocationTimer);
     for (const timer of this.retryTimers) this.clock.clearTimeout(timer);
     this.retryTimers.clear();
+    // Subscribers reconnect to whoever leads next; their failover timeouts start over there.
+    for (const entry of this.frameworks.values()) {
+      if (entry.failoverTimer) this.clock.clearTimeout(entry.failoverTimer);
+      entry.driver?.close();
+    }
   }
 
   /** Standalone shutdown: one last registry write, then end. */
@@ -169,7 +246,7 @@ export class Leader {
     if (this.ended) return;
     this.paused = false;
     this.agents.touchAll();
-    this.schedule();
+    this.allocateSoon();
   }
 
   // ---- task API -------------------------------------------------------------------------------
@@ -186,9 +263,10 @@ export class Leader {
     this.addRecord(record);
     this.queue.push(record);
     this.logger.info({ task_id: record.task_id, resources: submission.resources }, 'task submitted');
-    // Placed at once, so the launch overlaps the registry write; the registry counts a task whose
-    // launch is in flight as waiting, so the write below still holds it.
-    this.schedule();
+    // Offered and placed at once, so the launch overlaps the registry write; the registry counts a
+    // task whose launch is in flight as waiting, so the write below still holds it.
+    this.allocator.revive(FRAMEWORK_ID);
+    this.allocateNow();
     // The answer shows the task as submitted (and placed), not what its agent reports meanwhile.
     const answer = structuredClone(view);
     // Durable before the client hears 201: an acknowledged task is never lost, not even by a failover.
@@ -224,7 +302,6 @@ export class Leader {
         masterStatus({ taskId, state: 'TASK_KILLED', message: 'killed before it was launched', clock: this.clock, ids: this.ids }),
       );
       await this.persist();
-      this.schedule();
       return view;
     }
     this.killRequested.add(taskId);
@@ -280,7 +357,6 @@ export class Leader {
     const request = validateRegister(body);
     const result = this.agents.register(request);
     const agentId = result.agent.id;
-    this.refusedUntil.delete(agentId);
     let changed = result.isNew || result.infoChanged;
     for (const taskId of result.claimedPendingIds) {
       this.unqueue(taskId);
@@ -309,9 +385,11 @@ export class Leader {
       this.loseRecord(taskId, agentId, 'REASON_AGENT_RESTARTED', `agent ${agentId} re-registered without task ${taskId}`);
       changed = true;
     }
+    this.resetAgentAllocation(result.agent);
+    if (this.queue.length > 0) this.allocator.revive(FRAMEWORK_ID);
     if (changed) await this.persist();
-    // Place after this answer is on its way, so the agent usually knows its id before a launch comes.
-    this.scheduleSoon();
+    // Offer after this answer is on its way, so the agent usually knows its id before a launch comes.
+    this.allocateSoon();
     return {
       agent_id: agentId,
       master_id: this.identity.id,
@@ -325,26 +403,40 @@ export class Leader {
     return { ok: true };
   }
 
-  /** `{update}` → `{acknowledged: uuid}`; `{updates: [...]}` → `{acknowledged: [uuids]}`, applied in order. */
+  /**
+   * `{update}` or `{updates: [...]}` (applied in order). Each uuid comes back as `acknowledged` (the
+   * agent is done with it: the built-in framework's tasks, or nobody left to tell) or `received`
+   * (forwarded to the task's framework, whose ACKNOWLEDGE the agent waits for).
+   */
   statusUpdate(agentId: string, body: unknown): StatusUpdateResponse | StatusUpdateBatchResponse {
     if (typeof body === 'object' && body !== null && 'updates' in body) {
       // The whole batch is checked before any of it is applied: a 400 means none was.
       const { updates } = validateStatusUpdateBatch(body);
       this.agents.requireActive(agentId);
-      for (const update of updates) this.apply(update);
-      return { acknowledged: updates.map((u) => u.uuid) };
+      const acknowledged: string[] = [];
+      const received: string[] = [];
+      for (const update of updates) (this.applyFromAgent(update) ? received : acknowledged).push(update.uuid);
+      return received.length > 0 ? { acknowledged, received } : { acknowledged };
     }
     const { update } = validateStatusUpdate(body);
     // Updates from an agent the master gave up on wait until it re-registers (its retries bring them).
     this.agents.requireActive(agentId);
-    this.apply(update);
-    return { acknowledged: update.uuid };
+    return this.applyFromAgent(update) ? { received: update.uuid } : { acknowledged: update.uuid };
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
   private recover(saved: RegistryState): void {
     this.agents.recover(saved.agents);
+    for (const agent of saved.agents) this.allocator.addAgent(agent.id, agent.info.resources);
+    // Frameworks come back disconnected: they have their failover timeout to re-subscribe here.
+    for (const record of saved.frameworks) {
+      const entry: FrameworkEntry = { record };
+      this.frameworks.set(record.id, entry);
+      this.allocator.addFramework(record.id, { role: record.role });
+      this.allocator.deactivateFramework(record.id);
+      this.armFailoverTimer(entry);
+    }
     const known = new Set(saved.agents.map((a) => a.id));
     for (const task of saved.tasks) {
       const record: LiveRecord = { ...task, seq: this.nextSeq++ };
@@ -361,19 +453,25 @@ export class Leader {
       this.tasks.add(pendingView(record));
       this.queue.push(record);
     }
+    if (this.queue.length > 0) this.allocator.revive(FRAMEWORK_ID);
   }
 
   /** Applies a status update (from an agent or the master) and reacts to its outcome. */
-  private apply(update: Parameters<TaskStore['apply']>[0]): void {
+  private apply(update: Parameters<TaskStore['apply']>[0]): UpdateOutcomeKind {
     const outcome = this.tasks.apply(update);
+    this.logOutcome(update, outcome);
+    return outcome.kind;
+  }
+
+  private logOutcome(update: TaskStatus, outcome: ReturnType<TaskStore['apply']>): void {
     switch (outcome.kind) {
       case 'applied':
         this.logger.info(
           { task_id: update.task_id, state: update.state, reason: update.reason, source: update.source },
           'task status',
         );
-        // An ended task's resources are free again.
-        if (outcome.becameTerminal) this.schedule();
+        // An ended task's resources are free again (released by the store's onTerminal hook).
+        if (outcome.becameTerminal) this.allocateSoon();
         return;
       case 'duplicate':
         this.logger.debug({ task_id: update.task_id, uuid: update.uuid }, 'duplicate status update acknowledged');
@@ -395,52 +493,486 @@ export class Leader {
     }
   }
 
-  /** One placement pass after the current burst of calls (thousands of re-registrations share it). */
-  private scheduleSoon(): void {
-    if (this.schedulePending) return;
-    this.schedulePending = true;
+  // ---- allocation and offers -------------------------------------------------------------------
+
+  /** One allocation cycle after the current burst of calls (thousands of re-registrations share it). */
+  private allocateSoon(): void {
+    if (this.allocationPending) return;
+    this.allocationPending = true;
     setImmediate(() => {
-      this.schedulePending = false;
-      this.schedule();
+      this.allocationPending = false;
+      this.allocateNow();
     });
   }
 
-  /** Places what waits on what is free. Synchronous, so two calls never place the same resources. */
-  private schedule(): void {
-    if (this.ended || this.paused || this.queue.length === 0) return;
+  /** The periodic cycle: decline filters expire and stale offers are rescinded even when nothing happens. */
+  private scheduleAllocationTick(): void {
+    if (this.ended) return;
+    this.allocationTimer = this.clock.setTimeout(() => {
+      try {
+        this.rescindStaleOffers();
+        this.allocateNow();
+      } finally {
+        this.scheduleAllocationTick();
+      }
+    }, this.allocationIntervalMs);
+    this.allocationTimer.unref?.();
+  }
+
+  /**
+   * Runs one allocation cycle and sends each framework its offers, batched. Synchronous, so two cycles
+   * never hand out the same resources.
+   */
+  private allocateNow(): void {
+    if (this.ended || this.paused) return;
+    const allocations = this.allocator.allocate();
+    if (allocations.length === 0) return;
     const now = this.clock.now();
-    const active = this.agents.active().filter((agent) => (this.refusedUntil.get(agent.id) ?? 0) <= now);
-    if (active.length === 0) return;
-    const holdRecovered = this.agents.recovering().length > 0;
-    const placeable = holdRecovered ? this.queue.filter((r) => r.recovered !== true) : this.queue;
-    if (placeable.length === 0) return;
-    const placements = placeTasks(
-      placeable.map((record) => ({
-        task_id: record.task_id,
-        resources: record.submission.resources,
-        executor: executorFor(record.submission),
-      })),
-      active.map((agent) => ({
-        agent_id: agent.id,
-        resources: agent.info.resources,
-        used: this.usedBy(agent.id),
-        executors: agent.info.executors,
-      })),
-    );
-    for (const { task_id, agent_id } of placements) {
-      const record = this.queue.find((e) => e.task_id === task_id);
-      const agent = this.agents.get(agent_id);
-      if (!record || !agent) continue;
-      this.queue = this.queue.filter((e) => e !== record);
-      this.launching.set(task_id, record);
-      this.tasks.assign(task_id, agentRef(agent));
-      this.logger.info({ task_id, agent_id }, 'task placed');
-      void this.launch(record, agent);
+    const byFramework = new Map<string, Offer[]>();
+    for (const { frameworkId, agentId, resources } of allocations) {
+      const offer: Offer = { id: this.ids.uuid(), frameworkId, agentId, resources, createdMs: now };
+      this.offers.add(offer);
+      let list = byFramework.get(frameworkId);
+      if (!list) byFramework.set(frameworkId, (list = []));
+      list.push(offer);
+    }
+    for (const [frameworkId, offers] of byFramework) {
+      const driver = this.driverOf(frameworkId);
+      if (driver) driver.offers(offers);
+      else for (const offer of offers) this.returnOffer(offer, 0);
     }
   }
 
-  private async launch(record: LiveRecord, agent: AgentRecord): Promise<void> {
-    const info = taskInfo(record, agent.id);
+  private driverOf(frameworkId: string): FrameworkDriver | undefined {
+    if (frameworkId === FRAMEWORK_ID) return this.builtinDriver;
+    return this.frameworks.get(frameworkId)?.driver;
+  }
+
+  /** An offer's resources go back to the pool; `refuseSeconds` > 0 also keeps that agent from this framework for a while. */
+  private returnOffer(offer: Offer, refuseSeconds: number | undefined): void {
+    this.offers.take(offer.id);
+    this.allocator.recover(offer.frameworkId, offer.agentId, offer.resources);
+    if (refuseSeconds === undefined || refuseSeconds > 0) this.allocator.decline(offer.frameworkId, offer.agentId, refuseSeconds);
+  }
+
+  private rescindOffer(offer: Offer): void {
+    if (!this.offers.take(offer.id)) return;
+    this.allocator.recover(offer.frameworkId, offer.agentId, offer.resources);
+    this.driverOf(offer.frameworkId)?.rescind(offer.id);
+  }
+
+  private rescindStaleOffers(): void {
+    for (const offer of this.offers.olderThan(this.clock.now() - this.offerTimeoutMs)) {
+      this.logger.info({ offer_id: offer.id, framework_id: offer.frameworkId }, 'offer timed out; rescinded');
+      this.rescindOffer(offer);
+    }
+  }
+
+  /**
+   * The agent (re-)registered: rescind what was offered of it and count it again from scratch — its
+   * total, and what its live tasks use — so the allocator never drifts from what agents report.
+   */
+  private resetAgentAllocation(agent: AgentRecord): void {
+    for (const offer of this.offers.forAgent(agent.id)) this.rescindOffer(offer);
+    this.allocator.removeAgent(agent.id);
+    this.allocator.addAgent(agent.id, agent.info.resources);
+    for (const [taskId, held] of this.held) if (held.agentId === agent.id) this.held.delete(taskId);
+    for (const view of this.tasks.onAgent(agent.id)) this.hold(view.task_id, view.framework_id, agent.id, view.resources);
+  }
+
+  /** Removes an agent from allocation (unreachable or removed); its tasks' allocations go with it. */
+  private dropAgentAllocation(agentId: string): void {
+    for (const offer of this.offers.forAgent(agentId)) this.rescindOffer(offer);
+    this.allocator.removeAgent(agentId);
+    for (const [taskId, held] of this.held) if (held.agentId === agentId) this.held.delete(taskId);
+  }
+
+  private hold(taskId: string, frameworkId: string, agentId: string, resources: Resources): void {
+    if (this.held.has(taskId)) return;
+    this.allocator.allocateUsed(frameworkId, agentId, resources);
+    this.held.set(taskId, { frameworkId, agentId, resources });
+  }
+
+  /** A launched task's resources go back to the pool, once. */
+  private release(taskId: string): void {
+    const held = this.held.get(taskId);
+    if (!held) return;
+    this.held.delete(taskId);
+    this.allocator.recover(held.frameworkId, held.agentId, held.resources);
+  }
+
+  /**
+   * Launches tasks on an offer (the offer path every framework takes, the built-in one included).
+   * Each task must fit in what is left of the offers, name their agent, and carry an id unused by
+   * any live task; the others end TASK_ERROR. Unused resources go back to the pool, filtered for
+   * `refuseSeconds` (Mesos: the accept's filters apply to what was not used).
+   */
+  acceptOffers(frameworkId: string, offerIds: readonly string[], items: readonly LaunchRequestItem[], refuseSeconds?: number): void {
+    const offers: Offer[] = [];
+    let invalid: string | undefined;
+    for (const id of offerIds) {
+      const offer = this.offers.get(id);
+      if (!offer) invalid = `offer ${id} is no longer valid (used, declined, rescinded or timed out)`;
+      else if (offer.frameworkId !== frameworkId) invalid = `offer ${id} belongs to another framework`;
+      else if (offers[0] && offers[0].agentId !== offer.agentId) invalid = 'the offers are for different agents';
+      else offers.push(offer);
+    }
+    if (offerIds.length === 0) invalid = 'no offer ids';
+    if (invalid !== undefined || offers.length === 0) {
+      // Mesos: tasks launched on invalid offers are dropped; valid offers in the call go back.
+      for (const offer of offers) this.returnOffer(offer, 0);
+      for (const item of items) {
+        const taskId = 'task' in item ? item.task.task_id : item.taskId;
+        this.tellFramework(frameworkId, taskId, 'TASK_DROPPED', 'REASON_INVALID_OFFERS', invalid ?? 'no valid offer');
+      }
+      return;
+    }
+    const agentId = offers[0]!.agentId;
+    const agent = this.agents.get(agentId);
+    let remaining = offers.reduce<Resources>((sum, o) => addResources(sum, o.resources), { cpus: 0, mem: 0 });
+    for (const offer of offers) this.offers.take(offer.id);
+    const launches: Array<{ info: TaskInfo; resources: Resources }> = [];
+    for (const item of items) {
+      if (!('task' in item)) {
+        this.tellFramework(frameworkId, item.taskId, 'TASK_ERROR', 'REASON_TASK_INVALID', item.error);
+        continue;
+      }
+      const info = item.task;
+      const problem = this.launchProblem(info, agentId, agent, remaining);
+      if (problem !== undefined) {
+        this.tellFramework(frameworkId, info.task_id, 'TASK_ERROR', 'REASON_TASK_INVALID', problem);
+        continue;
+      }
+      const wanted = offeredPart(info.resources);
+      remaining = subtractResources(remaining, wanted);
+      launches.push({ info, resources: wanted });
+    }
+    // What is not used goes back to the pool (filtered for this framework if it asked).
+    this.allocator.recover(frameworkId, agentId, remaining);
+    if (refuseSeconds === undefined || refuseSeconds > 0) this.allocator.decline(frameworkId, agentId, refuseSeconds);
+    if (!agent) return;
+    for (const { info, resources } of launches) {
+      this.held.set(info.task_id, { frameworkId, agentId, resources });
+      if (frameworkId !== FRAMEWORK_ID) this.tasks.add(frameworkView(info, agent, epochSeconds(this.clock)));
+      this.tasks.assign(info.task_id, agentRef(agent));
+      this.logger.info({ task_id: info.task_id, agent_id: agentId, framework_id: frameworkId }, 'task placed');
+      void this.launch(info, agent);
+    }
+  }
+
+  /** Why a task cannot launch on this offer, or undefined. */
+  private launchProblem(info: TaskInfo, agentId: string, agent: AgentRecord | undefined, remaining: Resources): string | undefined {
+    if (info.agent_id !== agentId) return `task ${info.task_id} names agent ${info.agent_id}, but the offer is for agent ${agentId}`;
+    if (!agent || agent.status !== 'active') return `agent ${agentId} is not active`;
+    const existing = this.tasks.get(info.task_id);
+    // The built-in framework's tasks exist (waiting) before their launch; anyone else's id must be new.
+    const ours = info.framework_id === FRAMEWORK_ID && existing?.framework_id === FRAMEWORK_ID && existing.state === 'TASK_STAGING';
+    if (existing && !ours) return `task id ${info.task_id} is already in use`;
+    const executor = executorFor(info);
+    if (!agent.info.executors.includes(executor)) return `agent ${agentId} cannot run ${executor} tasks`;
+    if (!containsResources(remaining, offeredPart(info.resources))) {
+      return `task ${info.task_id} asks for more than the offers hold (${describe(info.resources)} > ${describe(remaining)} left)`;
+    }
+    return undefined;
+  }
+
+  /** A framework declines offers: their resources go back, filtered for `refuseSeconds` (default 5). */
+  declineOffers(frameworkId: string, offerIds: readonly string[], refuseSeconds?: number): void {
+    for (const id of offerIds) {
+      const offer = this.offers.get(id);
+      if (offer && offer.frameworkId === frameworkId) this.returnOffer(offer, refuseSeconds);
+    }
+    this.allocateSoon();
+  }
+
+  /** A status the master makes up for a framework's task it never launched (dropped, invalid). */
+  private tellFramework(frameworkId: string, taskId: string, state: TaskState, reason: TaskReason, message: string): void {
+    const status = masterStatus({ taskId, state, reason, message, clock: this.clock, ids: this.ids });
+    this.logger.info({ task_id: taskId, framework_id: frameworkId, state, reason, message }, 'task refused');
+    if (frameworkId === FRAMEWORK_ID) {
+      this.launching.delete(taskId);
+      if (this.tasks.get(taskId)) this.apply(status);
+      return;
+    }
+    this.driverOf(frameworkId)?.update(status, true);
+  }
+
+  // ---- scheduler-API frameworks --------------------------------------------------------------------
+
+  /**
+   * SUBSCRIBE: a new framework, or one coming back (with its id) within its failover timeout, which
+   * keeps its tasks. A previous connection of the same framework is told it failed over and closed.
+   * Returns the stream id its calls must carry. The caller sends SUBSCRIBED before anything else.
+   */
+  subscribeFramework(subscription: FrameworkSubscription, driver: FrameworkDriver): { frameworkId: string; streamId: string } {
+    if (subscription.id !== undefined && this.removedFrameworks.has(subscription.id)) {
+      throw new TesseraError('FORBIDDEN', `framework ${subscription.id} was removed (torn down, or its failover timeout passed); subscribe without an id`);
+    }
+    if (subscription.id === FRAMEWORK_ID) throw new TesseraError('FORBIDDEN', `framework id ${FRAMEWORK_ID} is the built-in task framework's`);
+    const frameworkId = subscription.id ?? `${this.identity.id}-${String(this.nextFrameworkSeq++).padStart(4, '0')}`;
+    let entry = this.frameworks.get(frameworkId);
+    const record: FrameworkRecord = {
+      id: frameworkId,
+      name: subscription.name,
+      user: subscription.user,
+      role: subscription.role,
+      failover_timeout: subscription.failoverTimeoutSeconds,
+      registered_at: entry?.record.registered_at ?? epochSeconds(this.clock),
+      ...(subscription.principal === undefined ? {} : { principal: subscription.principal }),
+      ...(subscription.hostname === undefined ? {} : { hostname: subscription.hostname }),
+      ...(subscription.webuiUrl === undefined ? {} : { webui_url: subscription.webuiUrl }),
+    };
+    if (entry) {
+      if (entry.failoverTimer) this.clock.clearTimeout(entry.failoverTimer);
+      delete entry.failoverTimer;
+      const previous = entry.driver;
+      if (previous) {
+        delete entry.driver;
+        previous.error('Framework failed over');
+        previous.close();
+      }
+      // Offers made to the old connection are void.
+      for (const offer of this.offers.forFramework(frameworkId)) this.returnOffer(offer, 0);
+      entry.record = record;
+      this.logger.info({ framework_id: frameworkId, name: record.name }, 'framework re-subscribed');
+    } else {
+      entry = { record };
+      this.frameworks.set(frameworkId, entry);
+      this.logger.info({ framework_id: frameworkId, name: record.name, role: record.role }, 'framework subscribed');
+    }
+    const streamId = this.ids.uuid();
+    entry.driver = driver;
+    entry.streamId = streamId;
+    this.allocator.addFramework(frameworkId, { role: record.role });
+    this.allocator.activateFramework(frameworkId);
+    this.allocator.revive(frameworkId);
+    this.persist().catch((err: unknown) => this.logger.error({ err, framework_id: frameworkId }, 'could not record the framework'));
+    this.allocateSoon();
+    return { frameworkId, streamId };
+  }
+
+  streamIdOf(frameworkId: string): string | undefined {
+    return this.frameworks.get(frameworkId)?.streamId;
+  }
+
+  frameworkPrincipal(frameworkId: string): string | undefined {
+    return this.frameworks.get(frameworkId)?.record.principal;
+  }
+
+  agentInfo(agentId: string): AgentInfo | undefined {
+    return this.agents.get(agentId)?.info;
+  }
+
+  /** The framework's event stream ended: it keeps its tasks for its failover timeout, then is removed. */
+  frameworkDisconnected(frameworkId: string, streamId: string): void {
+    const entry = this.frameworks.get(frameworkId);
+    if (!entry || entry.streamId !== streamId || this.ended) return;
+    delete entry.driver;
+    delete entry.streamId;
+    this.allocator.deactivateFramework(frameworkId);
+    for (const offer of this.offers.forFramework(frameworkId)) this.returnOffer(offer, 0);
+    this.logger.warn({ framework_id: frameworkId, failover_timeout: entry.record.failover_timeout }, 'framework disconnected');
+    this.armFailoverTimer(entry);
+    this.allocateSoon();
+  }
+
+  private armFailoverTimer(entry: FrameworkEntry): void {
+    const frameworkId = entry.record.id;
+    const timeoutMs = Math.max(0, entry.record.failover_timeout * 1000);
+    if (timeoutMs === 0) {
+      this.removeFramework(frameworkId, 'it disconnected with no failover timeout');
+      return;
+    }
+    // Timers cap at ~24.8 days; a longer timeout is checked again when this one fires.
+    const timer = this.clock.setTimeout(() => {
+      if (entry.failoverTimer !== timer) return;
+      delete entry.failoverTimer;
+      if (!entry.driver) this.removeFramework(frameworkId, `it did not re-subscribe within its failover timeout (${entry.record.failover_timeout} s)`);
+    }, Math.min(timeoutMs, 2 ** 31 - 1));
+    timer.unref?.();
+    entry.failoverTimer = timer;
+  }
+
+  teardownFramework(frameworkId: string): void {
+    this.removeFramework(frameworkId, 'it asked to be torn down');
+  }
+
+  /** Kills its tasks, forgets its offers and allocations, closes its stream, and records it gone. */
+  private removeFramework(frameworkId: string, why: string): void {
+    const entry = this.frameworks.get(frameworkId);
+    if (!entry) return;
+    if (entry.failoverTimer) this.clock.clearTimeout(entry.failoverTimer);
+    this.frameworks.delete(frameworkId);
+    this.removedFrameworks.add(frameworkId);
+    for (const offer of this.offers.forFramework(frameworkId)) this.offers.take(offer.id);
+    this.allocator.removeFramework(frameworkId);
+    const tasks = this.tasks.active().filter((view) => view.framework_id === frameworkId);
+    for (const view of tasks) {
+      this.held.delete(view.task_id); // the allocator already let go of everything it held
+      this.killRequested.add(view.task_id);
+      if (!this.launching.has(view.task_id)) void this.sendKill(view);
+    }
+    entry.driver?.close();
+    this.logger.warn({ framework_id: frameworkId, tasks: tasks.length }, `framework removed: ${why}`);
+    this.persist().catch((err: unknown) => this.logger.error({ err, framework_id: frameworkId }, 'could not record the framework removal'));
+    this.allocateSoon();
+  }
+
+  reviveFramework(frameworkId: string): void {
+    this.allocator.revive(frameworkId);
+    this.allocateSoon();
+  }
+
+  suppressFramework(frameworkId: string): void {
+    this.allocator.suppress(frameworkId);
+  }
+
+  /** KILL: its own task is killed through its agent; an unknown one is answered TASK_LOST, as Mesos does. */
+  killFrameworkTask(frameworkId: string, taskId: string): void {
+    const view = this.tasks.get(taskId);
+    if (!view || view.framework_id !== frameworkId) {
+      this.reconciliationAnswer(frameworkId, taskId, undefined);
+      return;
+    }
+    if (isTerminal(view.state)) return;
+    this.killRequested.add(taskId);
+    if (!this.launching.has(taskId)) void this.sendKill(view);
+  }
+
+  /** ACKNOWLEDGE: passed on to the agent, which then forgets the update and sends the task's next one. */
+  acknowledgeUpdate(frameworkId: string, agentId: string, taskId: string, uuid: string): void {
+    const view = this.tasks.get(taskId);
+    if (view && view.framework_id !== frameworkId) {
+      throw new TesseraError('FORBIDDEN', `task ${taskId} does not belong to framework ${frameworkId}`);
+    }
+    const agent = this.agents.get(agentId);
+    if (!agent) return; // master-generated updates, or an agent that is gone: nothing to tell
+    let batch = this.ackBatches.get(agentId);
+    if (!batch) {
+      this.ackBatches.set(agentId, (batch = []));
+      setImmediate(() => this.flushAcks(agentId));
+    }
+    batch.push({ task_id: taskId, uuid });
+  }
+
+  private flushAcks(agentId: string): void {
+    const batch = this.ackBatches.get(agentId);
+    this.ackBatches.delete(agentId);
+    const agent = this.agents.get(agentId);
+    if (!batch || !agent || this.ended) return;
+    this.client.acknowledge(agent.info, batch).catch((err: unknown) => {
+      // The agent re-sends the update later; the framework acknowledges it again.
+      this.logger.warn({ agent_id: agentId, count: batch.length, err: errorMessage(err) }, 'acknowledgements not delivered');
+    });
+  }
+
+  /**
+   * RECONCILE: the latest known state of each task asked about (none: every live task of the
+   * framework), sent without a uuid (nothing to acknowledge). Tasks on agents that have not
+   * re-registered yet are answered once they do (or are lost).
+   */
+  reconcileTasks(frameworkId: string, tasks: ReadonlyArray<{ taskId: string; agentId?: string }>): void {
+    if (tasks.length === 0) {
+      for (const view of this.tasks.active()) if (view.framework_id === frameworkId) this.reconciliationAnswer(frameworkId, view.task_id, view);
+      return;
+    }
+    for (const { taskId, agentId } of tasks) {
+      const view = this.tasks.get(taskId);
+      if (!view && agentId !== undefined && this.agents.get(agentId)?.status === 'recovering') continue;
+      this.reconciliationAnswer(frameworkId, taskId, view?.framework_id === frameworkId ? view : undefined);
+    }
+  }
+
+  private reconciliationAnswer(frameworkId: string, taskId: string, view: TaskView | undefined): void {
+    const driver = this.frameworks.get(frameworkId)?.driver;
+    if (!driver) return;
+    const latest = view?.statuses.at(-1);
+    const status: TaskStatus = {
+      task_id: taskId,
+      state: view ? view.state : 'TASK_LOST',
+      reason: 'REASON_RECONCILIATION',
+      message: view ? (latest?.message ?? 'reconciliation') : 'the task is unknown to the master',
+      source: 'SOURCE_MASTER',
+      timestamp: latest?.timestamp ?? epochSeconds(this.clock),
+      uuid: this.ids.uuid(),
+    };
+    if (view?.agent_id !== undefined) status.agent_id = view.agent_id;
+    driver.update(status, false);
+  }
+
+  /** Every applied update of a scheduler-API framework's task goes to its framework, if it is connected. */
+  private forward(view: TaskView, status: TaskStatus): void {
+    if (view.framework_id === FRAMEWORK_ID) return;
+    this.frameworks.get(view.framework_id)?.driver?.update(status, true);
+  }
+
+  /**
+   * An agent's update: applied, and whether the agent must wait for the framework's acknowledgement
+   * (`true`: 'received') or is done with it (`false`: 'acknowledged').
+   */
+  private applyFromAgent(update: TaskStatus): boolean {
+    const outcome = this.apply(update);
+    const view = this.tasks.get(update.task_id);
+    if (!view || view.framework_id === FRAMEWORK_ID) return false;
+    const entry = this.frameworks.get(view.framework_id);
+    if (!entry) return false; // its framework is gone: nobody will acknowledge it
+    switch (outcome) {
+      case 'applied':
+        return true; // forwarded by the store's onApplied hook (or held until the framework is back)
+      case 'duplicate':
+        // The agent re-sends because no acknowledgement came: tell the framework again.
+        entry.driver?.update(update, true);
+        return true;
+      case 'superseded':
+      case 'illegal':
+      case 'unknown':
+        return false;
+      default:
+        return assertNever(outcome, 'update outcome');
+    }
+  }
+
+  // ---- the built-in task framework ----------------------------------------------------------------
+
+  /** The built-in framework as a driver: it places its queue on offers at once, inside the master. */
+  private readonly builtinDriver: FrameworkDriver = {
+    offers: (offers) => this.placeQueued(offers),
+    rescind: () => undefined, // it never holds an offer past the call that gave it
+    update: () => undefined, // its tasks are the task API's; nothing to tell
+    error: (message) => this.logger.error({ message }, 'built-in framework error'),
+    close: () => undefined,
+  };
+
+  /** First fit, FIFO, within each offer; recovered waiting tasks wait until no agent is still recovering. */
+  private placeQueued(offers: readonly Offer[]): void {
+    const holdRecovered = this.agents.recovering().length > 0;
+    for (const offer of offers) {
+      const agent = this.agents.get(offer.agentId);
+      let remaining = offer.resources;
+      const chosen: LiveRecord[] = [];
+      for (const record of this.queue) {
+        if (holdRecovered && record.recovered === true) continue;
+        if (!agent || !agent.info.executors.includes(executorFor(record.submission))) continue;
+        const wanted = offeredPart(record.submission.resources);
+        if (!containsResources(remaining, wanted)) continue;
+        remaining = subtractResources(remaining, wanted);
+        chosen.push(record);
+      }
+      if (chosen.length === 0 || !agent) {
+        // Nothing of ours fits here: let others have it for a moment (a new submission revives us).
+        this.returnOffer(offer, 1);
+        continue;
+      }
+      const ids = new Set(chosen.map((r) => r.task_id));
+      this.queue = this.queue.filter((r) => !ids.has(r.task_id));
+      for (const record of chosen) this.launching.set(record.task_id, record);
+      this.acceptOffers(FRAMEWORK_ID, [offer.id], chosen.map((record) => ({ task: taskInfo(record, agent.id) })), 0);
+    }
+    if (this.queue.length === 0) this.allocator.suppress(FRAMEWORK_ID);
+  }
+
+  private async launch(info: TaskInfo, agent: AgentRecord): Promise<void> {
+    const record = this.launching.get(info.task_id);
     let failure: ReturnType<typeof classifyFailure> | undefined;
     let error: unknown;
     try {
@@ -450,40 +982,51 @@ export class Leader {
       error = err;
     }
     if (this.ended) return;
-    this.launching.delete(record.task_id);
-    const view = this.tasks.get(record.task_id);
+    this.launching.delete(info.task_id);
+    const view = this.tasks.get(info.task_id);
     if (!view) return;
     if (failure === undefined) {
-      this.logger.info({ task_id: record.task_id, agent_id: agent.id }, 'task launched');
-      if (!isTerminal(view.state)) this.setRecordAgent(record.task_id, agent.id);
-      if (this.killRequested.has(record.task_id) && !isTerminal(view.state)) await this.sendKill(view);
+      this.logger.info({ task_id: info.task_id, agent_id: agent.id }, 'task launched');
+      if (record && !isTerminal(view.state)) this.setRecordAgent(info.task_id, agent.id);
+      if (this.killRequested.has(info.task_id) && !isTerminal(view.state)) await this.sendKill(view);
     } else {
       switch (failure) {
         case 'refused':
           if (view.state !== 'TASK_STAGING') break; // the agent reported it after all
-          if (this.killRequested.has(record.task_id)) {
+          if (this.killRequested.has(info.task_id)) {
+            this.apply(masterStatus({ taskId: info.task_id, state: 'TASK_KILLED', message: 'killed before it was launched', clock: this.clock, ids: this.ids }));
+            break;
+          }
+          this.logger.warn({ task_id: info.task_id, agent_id: agent.id, err: error }, 'agent refused connection');
+          // Do not offer that agent to this framework again at once (that would spin); its timeout decides whether it is gone.
+          this.release(info.task_id);
+          this.allocator.decline(info.framework_id ?? FRAMEWORK_ID, agent.id, Math.min(this.agentTimeoutMs, REFUSED_PAUSE_MS) / 1000);
+          if (record) {
+            this.tasks.assign(info.task_id, undefined);
+            this.queue.push(record);
+            this.queue.sort((a, b) => a.seq - b.seq);
+            this.allocator.revive(FRAMEWORK_ID);
+            // Revive clears the filter just set; keep it for this agent.
+            this.allocator.decline(FRAMEWORK_ID, agent.id, Math.min(this.agentTimeoutMs, REFUSED_PAUSE_MS) / 1000);
+          } else {
             this.apply(
               masterStatus({
-                taskId: record.task_id,
-                state: 'TASK_KILLED',
-                message: 'killed before it was launched',
+                taskId: info.task_id,
+                agentId: agent.id,
+                state: 'TASK_DROPPED',
+                reason: 'REASON_AGENT_DISCONNECTED',
+                message: `agent ${agent.id} could not be reached to launch the task: ${errorMessage(error)}`,
                 clock: this.clock,
                 ids: this.ids,
               }),
             );
-            break;
           }
-          this.logger.warn({ task_id: record.task_id, agent_id: agent.id, err: error }, 'agent refused connection; task back to waiting');
-          this.holdOff(agent.id);
-          this.tasks.assign(record.task_id, undefined);
-          this.queue.push(record);
-          this.queue.sort((a, b) => a.seq - b.seq);
           break;
         case 'rejected':
           if (view.state !== 'TASK_STAGING') break;
           this.apply(
             masterStatus({
-              taskId: record.task_id,
+              taskId: info.task_id,
               agentId: agent.id,
               state: 'TASK_ERROR',
               reason: 'REASON_TASK_INVALID',
@@ -495,30 +1038,15 @@ export class Leader {
           break;
         case 'unknown':
           // The agent may have it: it reports it, or re-registers without it (then TASK_LOST).
-          this.logger.warn({ task_id: record.task_id, agent_id: agent.id, err: error }, 'launch outcome unknown; task stays staging');
-          if (!isTerminal(view.state)) this.setRecordAgent(record.task_id, agent.id);
+          this.logger.warn({ task_id: info.task_id, agent_id: agent.id, err: error }, 'launch outcome unknown; task stays staging');
+          if (record && !isTerminal(view.state)) this.setRecordAgent(info.task_id, agent.id);
           break;
         default:
           assertNever(failure, 'launch failure');
       }
     }
-    await this.persist().catch(() => undefined);
-    this.schedule();
-  }
-
-  /**
-   * Nothing listens at the agent's address: do not offer it again at once (that would spin), but
-   * after a pause or when it re-registers. Its timeout decides whether it is gone.
-   */
-  private holdOff(agentId: string): void {
-    const pauseMs = Math.min(this.agentTimeoutMs, REFUSED_PAUSE_MS);
-    this.refusedUntil.set(agentId, this.clock.now() + pauseMs);
-    const timer = this.clock.setTimeout(() => {
-      this.retryTimers.delete(timer);
-      this.schedule();
-    }, pauseMs);
-    timer.unref?.();
-    this.retryTimers.add(timer);
+    if (record) await this.persist().catch(() => undefined);
+    this.allocateSoon();
   }
 
   private async sendKill(view: TaskView): Promise<void> {
@@ -537,6 +1065,7 @@ export class Leader {
 
   /** A task ended, whoever decided it (agent, timeout, kill): the registry forgets it. */
   private forgetEnded(taskId: string): void {
+    this.release(taskId);
     this.killRequested.delete(taskId);
     if (this.dropRecord(taskId)) void this.persist().catch(() => undefined);
   }
@@ -616,6 +1145,7 @@ export class Leader {
   sweep(): void {
     if (this.ended || this.paused) return;
     const { unreachable, removed } = this.agents.sweep();
+    for (const agent of [...unreachable, ...removed]) this.dropAgentAllocation(agent.id);
     for (const agent of removed) {
       for (const taskId of [...(this.recordsByAgent.get(agent.id) ?? [])]) {
         this.loseRecord(taskId, agent.id, 'REASON_AGENT_REMOVED', `agent ${agent.id} did not re-register within the timeout and was removed`);
@@ -623,7 +1153,9 @@ export class Leader {
       this.recordsByAgent.delete(agent.id);
     }
     if (removed.length > 0) void this.persist().catch(() => undefined);
-    if (unreachable.length > 0 || removed.length > 0) this.schedule();
+    // Held tasks may be placeable now: ask again at once rather than after the decline filters.
+    if (removed.length > 0 && this.queue.length > 0) this.allocator.revive(FRAMEWORK_ID);
+    if (unreachable.length > 0 || removed.length > 0) this.allocateSoon();
   }
 
   private registryState(): RegistryState {
@@ -635,7 +1167,7 @@ export class Leader {
         if (agent_id !== undefined) saved.agent_id = agent_id;
         return saved;
       });
-    return { agents: this.agents.admitted(), tasks, frameworks: [] };
+    return { agents: this.agents.admitted(), tasks, frameworks: [...this.frameworks.values()].map((entry) => entry.record) };
   }
 
   /**
@@ -715,4 +1247,34 @@ function submissionOf(task: TaskInfo): TaskSubmission {
   if (task.container) submission.container = task.container;
   if (task.kill_grace_period_seconds !== undefined) submission.kill_grace_period_seconds = task.kill_grace_period_seconds;
   return submission;
+}
+
+/** What of a task's resources is offered and held (`pids` is a limit, never offered). */
+function offeredPart(resources: Resources): Resources {
+  const offered: Resources = { ...resources };
+  delete offered.pids;
+  return offered;
+}
+
+function describe(r: Resources): string {
+  const ports = (r.ports ?? []).map((p) => (p.begin === p.end ? `${p.begin}` : `${p.begin}-${p.end}`)).join(',');
+  return `cpus ${r.cpus}, mem ${r.mem}${r.disk === undefined ? '' : `, disk ${r.disk}`}${ports === '' ? '' : `, ports [${ports}]`}`;
+}
+
+/** The view of a task a scheduler-API framework launched. */
+function frameworkView(info: TaskInfo, agent: AgentRecord, submittedAt: number): TaskView {
+  const view: TaskView = {
+    task_id: info.task_id,
+    name: info.name,
+    framework_id: info.framework_id ?? FRAMEWORK_ID,
+    agent_id: agent.id,
+    agent: agentRef(agent),
+    state: 'TASK_STAGING',
+    resources: info.resources,
+    statuses: [],
+    submitted_at: submittedAt,
+  };
+  if (info.command) view.command = info.command;
+  if (info.container) view.container = info.container;
+  return view;
 }

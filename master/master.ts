@@ -38,6 +38,9 @@ import { Leader } from './leader.js';
 import { MasterMetrics, SNAPSHOT_KEYS, type MetricsSnapshot } from './metrics.js';
 import { buildFollowerState, type FollowerState, type MasterIdentity, type MasterState } from './operator-state.js';
 import { FileRegistry, ZkRegistry, type Registry } from './registry/index.js';
+import { SchedulerService } from './frameworks/index.js';
+import { basicAuthenticator } from './frameworks/credentials.js';
+import type { SchedulerApi } from './scheduler/index.js';
 
 export interface MasterZkOptions {
   url: ZkUrl;
@@ -74,6 +77,18 @@ export interface MasterOptions {
   agentClient?: AgentClient;
   /** How many terminal tasks /master/state and the task API keep; default 1000. */
   completedTasksLimit?: number;
+  /** --roles: frameworks may only subscribe with these roles ('*' always allowed). */
+  roles?: readonly string[];
+  /** --weights: DRF role weights. */
+  roleWeights?: Record<string, number>;
+  /** --credentials: framework principals and secrets; when given, scheduler calls need HTTP Basic auth. */
+  credentials?: ReadonlyMap<string, string>;
+  /** --offer-timeout; default 60000. */
+  offerTimeoutMs?: number;
+  /** --allocation-interval; default 1000. */
+  allocationIntervalMs?: number;
+  /** HEARTBEAT events on scheduler streams; default 15000 (Mesos). */
+  frameworkHeartbeatIntervalMs?: number;
 }
 
 /** standalone: leads for good; follower: another master leads (or none); electing: elected, loading the registry. */
@@ -98,6 +113,9 @@ export class Master implements MasterApi {
   private loadTimer: TimerHandle | undefined;
   private readonly metrics: MasterMetrics;
   private readonly identity: MasterIdentity;
+  readonly scheduler: SchedulerApi;
+  readonly authenticate: ((authorization: string | undefined) => string | undefined) | undefined;
+  readonly frameworkHeartbeatIntervalMs: number;
   /** Calls waiting for the role to leave 'electing'. */
   private readonly roleWaiters = new Set<() => void>();
 
@@ -118,6 +136,14 @@ export class Master implements MasterApi {
     this.identity = { id: this.id, hostname: osHostname(), ip: advertiseIp, port, startTime: epochSeconds(clock) };
     this.roleValue = options.zk ? 'follower' : 'standalone';
     this.metrics = new MasterMetrics(() => this.metricsSnapshot());
+    this.frameworkHeartbeatIntervalMs = options.frameworkHeartbeatIntervalMs ?? 15_000;
+    this.scheduler = new SchedulerService({
+      leader: () => this.requireLeader(),
+      masterInfo: masterInfoFor({ id: this.id, hostname: this.identity.hostname, ip: advertiseIp, port, version: MASTER_VERSION }),
+      heartbeatIntervalSeconds: this.frameworkHeartbeatIntervalMs / 1000,
+      ...(options.roles ? { allowedRoles: new Set(options.roles) } : {}),
+    });
+    this.authenticate = options.credentials ? basicAuthenticator(options.credentials) : undefined;
   }
 
   static async create(options: MasterOptions): Promise<Master> {
@@ -374,6 +400,9 @@ export class Master implements MasterApi {
       agentReregisterTimeoutMs: options.agentReregisterTimeoutMs ?? DEFAULT_REREGISTER_TIMEOUT_MS,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 5_000,
       completedLimit: options.completedTasksLimit ?? 1000,
+      ...(options.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: options.offerTimeoutMs }),
+      ...(options.allocationIntervalMs === undefined ? {} : { allocationIntervalMs: options.allocationIntervalMs }),
+      ...(options.roleWeights === undefined ? {} : { roleWeights: options.roleWeights }),
     });
   }
 

@@ -3,6 +3,7 @@ import {
   INTERNAL_PATHS,
   RemoteError,
   requestJson,
+  type AcknowledgeRequest,
   type AgentInfo,
   type KillRequest,
   type LaunchRequest,
@@ -12,6 +13,8 @@ import {
 export interface AgentClient {
   launch(agent: AgentInfo, task: TaskInfo): Promise<void>;
   kill(agent: AgentInfo, taskId: string, gracePeriodSeconds?: number): Promise<void>;
+  /** Frameworks acknowledged these status updates: the agent may forget them. */
+  acknowledge(agent: AgentInfo, acknowledgements: AcknowledgeRequest['acknowledgements']): Promise<void>;
 }
 
 export class HttpAgentClient implements AgentClient {
@@ -25,6 +28,11 @@ export class HttpAgentClient implements AgentClient {
   async kill(agent: AgentInfo, taskId: string, gracePeriodSeconds?: number): Promise<void> {
     const body: KillRequest = gracePeriodSeconds === undefined ? {} : { grace_period_seconds: gracePeriodSeconds };
     await requestJson(`${agentUrl(agent)}${INTERNAL_PATHS.kill(taskId)}`, { body, timeoutMs: this.timeoutMs });
+  }
+
+  async acknowledge(agent: AgentInfo, acknowledgements: AcknowledgeRequest['acknowledgements']): Promise<void> {
+    const body: AcknowledgeRequest = { acknowledgements };
+    await requestJson(`${agentUrl(agent)}${INTERNAL_PATHS.acknowledge}`, { body, timeoutMs: this.timeoutMs });
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type TaskView,
 } from '../../common/index.js';
 import type { MetricsSnapshot } from '../metrics.js';
+import { schedulerRoute, type SchedulerApi } from '../scheduler/index.js';
 import type { FollowerState, MasterState } from '../operator-state.js';
 
 /** Where a call that needs the leader goes. */
@@ -32,6 +33,12 @@ export type Routing =
 
 export interface MasterApi {
   routing(): Routing;
+  /** The Mesos v1 scheduler API (POST /api/v1/scheduler). */
+  readonly scheduler: SchedulerApi;
+  /** Framework authentication (--credentials): the principal of an Authorization header, or 401. */
+  readonly authenticate?: (authorization: string | undefined) => string | undefined;
+  /** Seconds between HEARTBEAT events on subscriber streams. */
+  readonly frameworkHeartbeatIntervalMs?: number;
   submitTask(body: unknown): Promise<TaskView>;
   listTasks(state?: TaskState): TaskView[];
   getTask(taskId: string): TaskView;
@@ -103,6 +110,13 @@ export function createApp(api: MasterApi, logger: Logger): Koa {
 
   app.use(errorMiddleware(logger));
   app.use(leaderOnly(api));
+  app.use(
+    schedulerRoute(api.scheduler, {
+      logger,
+      ...(api.authenticate ? { authenticate: api.authenticate } : {}),
+      ...(api.frameworkHeartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: api.frameworkHeartbeatIntervalMs }),
+    }),
+  );
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

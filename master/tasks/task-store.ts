@@ -29,6 +29,8 @@ export interface TaskStoreOptions {
   completedLimit?: number;
   /** Called once for each task that ends (an update, or added already ended), whoever made it end. */
   onTerminal?: (view: TaskView) => void;
+  /** Called for every update applied (not duplicates or refused ones), after onTerminal. */
+  onApplied?: (view: TaskView, status: TaskStatus) => void;
 }
 
 export class TaskStore {
@@ -41,11 +43,13 @@ export class TaskStore {
   private readonly logger: Logger;
   private readonly completedLimit: number;
   private readonly onTerminal: ((view: TaskView) => void) | undefined;
+  private readonly onApplied: ((view: TaskView, status: TaskStatus) => void) | undefined;
 
   constructor(options: TaskStoreOptions) {
     this.logger = options.logger;
     this.completedLimit = options.completedLimit ?? 1000;
     this.onTerminal = options.onTerminal;
+    this.onApplied = options.onApplied;
   }
 
   /** Adds a task the master has not seen (submitted, or adopted from an agent's report). */
@@ -104,6 +108,7 @@ export class TaskStore {
     if (from === to) {
       // A repeated state with a new uuid (e.g. a re-sent RUNNING after an agent restart) is news, not a bug.
       view.statuses.push(status);
+      this.onApplied?.(view, status);
       return { kind: 'applied', view, becameTerminal: false };
     }
     try {
@@ -125,6 +130,7 @@ export class TaskStore {
       this.live.delete(view.task_id);
       this.complete(view);
     }
+    this.onApplied?.(view, status);
     return { kind: 'applied', view, becameTerminal };
   }
 

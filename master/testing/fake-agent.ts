@@ -8,6 +8,7 @@ import {
   closeHttpServer,
   listenHttp,
   requestJson,
+  type AcknowledgeRequest,
   type AgentInfo,
   type AgentTaskReport,
   type KillRequest,
@@ -33,6 +34,8 @@ export class FakeAgent {
   port = 0;
   readonly launched: TaskInfo[] = [];
   readonly kills: Array<{ taskId: string; body: KillRequest }> = [];
+  /** Acknowledgements the master passed on from frameworks. */
+  readonly acknowledgements: Array<{ task_id: string; uuid: string }> = [];
   readonly tasks = new Map<string, { task: TaskInfo; status: TaskStatus }>();
   lastRegister: RegisterResponse | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -103,7 +106,7 @@ export class FakeAgent {
     taskId: string,
     state: TaskState,
     extra: { uuid?: string; reason?: TaskReason; message?: string } = {},
-  ): Promise<{ acknowledged: string }> {
+  ): Promise<{ acknowledged?: string; received?: string }> {
     const known = this.tasks.get(taskId);
     // A launch can arrive before the register answer: the task itself carries the agent id.
     const agentId = known?.task.agent_id ?? this.agentId ?? 'none';
@@ -145,6 +148,10 @@ export class FakeAgent {
       // Report after answering, as a real agent does.
       setImmediate(() => void this.reportLaunch(task.task_id));
       return { status: 202, body: {} };
+    }
+    if (req.method === 'POST' && req.url === INTERNAL_PATHS.acknowledge) {
+      this.acknowledgements.push(...(body as AcknowledgeRequest).acknowledgements);
+      return { status: 200, body: { ok: true } };
     }
     const kill = /^\/internal\/v1\/tasks\/([^/]+)\/kill$/.exec(req.url ?? '');
     if (req.method === 'POST' && kill) {

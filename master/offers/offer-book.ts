@@ -1,0 +1,49 @@
+// Outstanding offers: resources the allocator handed to a framework that it has neither accepted nor
+// declined yet. An offer is used at most once; what it holds goes back to the allocator when it is
+// declined, rescinded, timed out or only partly used.
+import type { Resources } from '../../common/index.js';
+
+export interface Offer {
+  id: string;
+  frameworkId: string;
+  agentId: string;
+  resources: Resources;
+  /** Clock ms when it was made (offer timeout). */
+  createdMs: number;
+}
+
+export class OfferBook {
+  private readonly offers = new Map<string, Offer>();
+
+  add(offer: Offer): void {
+    this.offers.set(offer.id, offer);
+  }
+
+  get(offerId: string): Offer | undefined {
+    return this.offers.get(offerId);
+  }
+
+  /** Takes the offer out (used, declined or rescinded); undefined if it was not outstanding. */
+  take(offerId: string): Offer | undefined {
+    const offer = this.offers.get(offerId);
+    if (offer) this.offers.delete(offerId);
+    return offer;
+  }
+
+  forFramework(frameworkId: string): Offer[] {
+    return [...this.offers.values()].filter((o) => o.frameworkId === frameworkId);
+  }
+
+  forAgent(agentId: string): Offer[] {
+    return [...this.offers.values()].filter((o) => o.agentId === agentId);
+  }
+
+  /** Offers made before `beforeMs`. */
+  olderThan(beforeMs: number): Offer[] {
+    return [...this.offers.values()].filter((o) => o.createdMs < beforeMs);
+  }
+
+  get size(): number {
+    return this.offers.size;
+  }
+}
