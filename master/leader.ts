@@ -427,8 +427,8 @@ export class Leader {
   // ---- internals ------------------------------------------------------------------------------
 
   private recover(saved: RegistryState): void {
+    // Recovered agents are offered only once they re-register (resetAgentAllocation).
     this.agents.recover(saved.agents);
-    for (const agent of saved.agents) this.allocator.addAgent(agent.id, agent.info.resources);
     // Frameworks come back disconnected: they have their failover timeout to re-subscribe here.
     for (const record of saved.frameworks) {
       const entry: FrameworkEntry = { record };
@@ -947,7 +947,8 @@ export class Leader {
   private placeQueued(offers: readonly Offer[]): void {
     const holdRecovered = this.agents.recovering().length > 0;
     for (const offer of offers) {
-      const agent = this.agents.get(offer.agentId);
+      const found = this.agents.get(offer.agentId);
+      const agent = found?.status === 'active' ? found : undefined;
       let remaining = offer.resources;
       const chosen: LiveRecord[] = [];
       for (const record of this.queue) {

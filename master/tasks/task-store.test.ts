@@ -70,6 +70,16 @@ describe('TaskStore', () => {
     assert.equal(store.invalidUpdates, 0);
   });
 
+  it('treats an older update that no longer fits (STARTING after RUNNING) as superseded, not invalid', () => {
+    const store = new TaskStore({ logger: silentLogger });
+    store.add(view('t'));
+    store.apply(status('t', 'TASK_RUNNING', { timestamp: 5 }));
+    assert.equal(store.apply(status('t', 'TASK_STARTING', { timestamp: 4 })).kind, 'superseded');
+    assert.equal(store.get('t')?.state, 'TASK_RUNNING');
+    assert.equal(store.invalidUpdates, 0);
+    assert.equal(store.apply(status('t', 'TASK_STARTING', { timestamp: 6 })).kind, 'illegal', 'a newer one that does not fit is a bug');
+  });
+
   it('reports unknown tasks and keeps a bounded completed list', () => {
     const store = new TaskStore({ logger: silentLogger, completedLimit: 3 });
     assert.equal(store.apply(status('nope', 'TASK_RUNNING')).kind, 'unknown');

@@ -5,6 +5,7 @@ import {
   ConflictError,
   TASK_STATES,
   assertTransition,
+  canTransition,
   isTerminal,
   type Logger,
   type TaskState,
@@ -17,7 +18,11 @@ export type UpdateOutcome =
   | { kind: 'applied'; view: TaskView; becameTerminal: boolean }
   /** Same uuid seen before: an at-least-once retransmission. */
   | { kind: 'duplicate'; view: TaskView }
-  /** The master had already ended the task itself (e.g. LOST when the agent went silent). */
+  /**
+   * The master already knows better: it ended the task itself (e.g. LOST when the agent went
+   * silent), or the update is older than the state it has (an agent re-sending STARTING after its
+   * re-registration reported RUNNING).
+   */
   | { kind: 'superseded'; view: TaskView }
   /** Not allowed by the transition table: logged and counted. */
   | { kind: 'illegal'; view: TaskView; from: TaskState; to: TaskState }
@@ -111,6 +116,8 @@ export class TaskStore {
       this.onApplied?.(view, status);
       return { kind: 'applied', view, becameTerminal: false };
     }
+    const latest = view.statuses.at(-1);
+    if (latest && status.timestamp < latest.timestamp && !canTransition(from, to)) return { kind: 'superseded', view };
     try {
       assertTransition(view.task_id, from, to);
     } catch (err) {
