@@ -121,3 +121,15 @@ describe('cli args', () => {
     });
   });
 });
+
+describe('master scheduling flags', () => {
+  it('parses --roles and --weights, refusing bad ones', async () => {
+    const { parseRoles, parseWeights } = await import('./commands/master.js');
+    assert.deepEqual(parseRoles('web, batch'), ['web', 'batch']);
+    assert.throws(() => parseRoles(' , '), /at least one role/);
+    assert.throws(() => parseRoles('a b'), /not a valid role/);
+    assert.deepEqual(parseWeights('web=2,batch=0.5'), { web: 2, batch: 0.5 });
+    assert.throws(() => parseWeights('web=0'), /weight > 0/);
+    assert.throws(() => parseWeights('web'), /role=weight/);
+  });
+});

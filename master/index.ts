@@ -7,3 +7,4 @@ export { FileRegistry, ZkRegistry } from './registry/index.js';
 export type { MasterState, FollowerState } from './operator-state.js';
 export type { MetricsSnapshot } from './metrics.js';
 export { AgentUnknownError, RegistryError, MasterStartError } from './errors.js';
+export { readCredentialsFile } from './frameworks/index.js';

@@ -38,8 +38,7 @@ import { Leader } from './leader.js';
 import { MasterMetrics, SNAPSHOT_KEYS, type MetricsSnapshot } from './metrics.js';
 import { buildFollowerState, type FollowerState, type MasterIdentity, type MasterState } from './operator-state.js';
 import { FileRegistry, ZkRegistry, type Registry } from './registry/index.js';
-import { SchedulerService } from './frameworks/index.js';
-import { basicAuthenticator } from './frameworks/credentials.js';
+import { SchedulerService, basicAuthenticator } from './frameworks/index.js';
 import type { SchedulerApi } from './scheduler/index.js';
 
 export interface MasterZkOptions {

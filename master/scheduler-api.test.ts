@@ -244,4 +244,21 @@ describe('Mesos v1 scheduler API (real master, fake agents)', function () {
     await waitFor('the built-in task launched', () => (agent.launched.some((t) => t.task_id === view.task_id) ? true : undefined));
     assert.equal(agent.launched.find((t) => t.task_id === view.task_id)?.framework_id, 'tessera-tasks');
   });
+
+  it('with --credentials, refuses calls without valid HTTP Basic auth (401); with --roles, other roles (403)', async () => {
+    await start({ credentials: new Map([['ops', 's3']]), roles: ['web'] });
+    const body = { type: 'SUBSCRIBE', subscribe: { framework_info: frameworkInfo({ role: 'web' }) } };
+    const anonymous = await subscribeRaw(master.port, body);
+    subscriptions.push(anonymous);
+    assert.equal(anonymous.status, 401);
+    const auth = { authorization: `Basic ${Buffer.from('ops:s3').toString('base64')}` };
+    const wrongRole = await subscribeRaw(master.port, { type: 'SUBSCRIBE', subscribe: { framework_info: frameworkInfo({ role: 'batch' }) } }, { headers: auth });
+    subscriptions.push(wrongRole);
+    assert.equal(wrongRole.status, 403);
+    assert.match(wrongRole.errorBody ?? '', /role 'batch' is not allowed/);
+    const ok = await subscribeRaw(master.port, body, { headers: auth });
+    subscriptions.push(ok);
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.next()).type, 'SUBSCRIBED');
+  });
 });

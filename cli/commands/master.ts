@@ -5,6 +5,7 @@ import { Option } from 'commander';
 import { createLogger } from '../../common/index.js';
 import type { ZkUrl } from '../../common/index.js';
 import { DEFAULT_WORK_DIR, parseDuration, parseHost, parseIp, parsePort, parseWorkDir, parseZkFlag } from '../args.js';
+import { UsageError } from '../errors.js';
 import { runUntilSignal, startFailure } from '../daemon.js';
 import { flag } from '../options.js';
 
@@ -18,6 +19,11 @@ export interface MasterCommandOptions {
   heartbeatInterval: number;
   zk?: ZkUrl;
   zkSessionTimeout: number;
+  roles?: string[];
+  weights?: Record<string, number>;
+  credentials?: string;
+  offerTimeout: number;
+  allocationInterval: number;
 }
 
 /** Prints a master's role changes (elected, deposed…) on stderr, each with the time it happened. */
@@ -56,16 +62,37 @@ export function register(program: Command, setExitCode: (code: number) => void):
     .addOption(
       new Option('--heartbeat-interval <duration>', 'how often agents are told to heartbeat').default(5_000, '5s').argParser(flag(parseDuration)),
     )
+    .addOption(new Option('--roles <list>', "roles frameworks may subscribe with, comma-separated ('*' is always allowed)").argParser(flag(parseRoles)))
+    .addOption(new Option('--weights <list>', 'DRF role weights, e.g. web=2,batch=0.5').argParser(flag(parseWeights)))
+    .addOption(
+      new Option('--credentials <file>', 'framework principals and secrets (Mesos format); scheduler calls then need HTTP Basic auth'),
+    )
+    .addOption(
+      new Option('--offer-timeout <duration>', 'rescind an offer neither accepted nor declined after this long')
+        .default(60_000, '60s')
+        .argParser(flag(parseDuration)),
+    )
+    .addOption(
+      new Option('--allocation-interval <duration>', 'periodic allocation cycle (events trigger cycles at once too)')
+        .default(1_000, '1s')
+        .argParser(flag(parseDuration)),
+    )
     .action(async (options: MasterCommandOptions) => setExitCode(await master(options)));
 }
 
 export async function master(options: MasterCommandOptions): Promise<number> {
   // Loaded here, not at the top: client commands (run, ps…) need not load the daemons' dependencies.
-  const { Master } = await import('../../master/index.js');
+  const { Master, readCredentialsFile } = await import('../../master/index.js');
   const logger = createLogger('master');
   let instance: Awaited<ReturnType<typeof Master.create>>;
   try {
+    const credentials = options.credentials === undefined ? undefined : await readCredentialsFile(options.credentials);
     instance = await Master.create({
+      offerTimeoutMs: options.offerTimeout,
+      allocationIntervalMs: options.allocationInterval,
+      ...(options.roles === undefined ? {} : { roles: options.roles }),
+      ...(options.weights === undefined ? {} : { roleWeights: options.weights }),
+      ...(credentials === undefined ? {} : { credentials }),
       host: options.host,
       port: options.port,
       workDir: options.workDir,
@@ -84,4 +111,31 @@ export async function master(options: MasterCommandOptions): Promise<number> {
   const mode = options.zk === undefined ? 'standalone' : `with ZooKeeper ${options.zk.redacted}, ${instance.role}`;
   process.stderr.write(`master listening on ${options.host}:${instance.port}, reachable at ${instance.url} (${mode})\n`);
   return stopped;
+}
+
+const ROLE_PATTERN = /^[A-Za-z0-9_.-][A-Za-z0-9_.\-/]*$/;
+
+/** `web,batch`: role names as Mesos allows them. */
+export function parseRoles(raw: string): string[] {
+  const roles = raw.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  if (roles.length === 0) throw new UsageError('--roles: give at least one role');
+  for (const role of roles) {
+    if (!ROLE_PATTERN.test(role) || role === '.' || role === '..') throw new UsageError(`--roles: '${role}' is not a valid role name`);
+  }
+  return roles;
+}
+
+/** `web=2,batch=0.5`: a positive weight per role. */
+export function parseWeights(raw: string): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [role, value, extra] = part.split('=');
+    const weight = Number(value);
+    if (!role || value === undefined || extra !== undefined || !Number.isFinite(weight) || weight <= 0) {
+      throw new UsageError(`--weights: '${part}' is not role=weight with a weight > 0`);
+    }
+    weights[role] = weight;
+  }
+  if (Object.keys(weights).length === 0) throw new UsageError('--weights: give at least one role=weight');
+  return weights;
 }

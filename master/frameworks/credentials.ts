@@ -1,7 +1,8 @@
 // Framework authentication (--credentials FILE): HTTP Basic principal/secret pairs, as Mesos's
 // --credentials takes them (JSON {"credentials":[{"principal","secret"}]} or "principal secret" lines).
 import { timingSafeEqual } from 'node:crypto';
-import { ValidationError } from '../../common/index.js';
+import { readFile } from 'node:fs/promises';
+import { ValidationError, errorMessage } from '../../common/index.js';
 import { UnauthorizedError } from '../scheduler/index.js';
 
 /** Parses a credentials file's text; a bad one is a ValidationError naming the line or entry. */
@@ -34,6 +35,17 @@ export function parseCredentials(text: string, source: string): Map<string, stri
   });
   if (credentials.size === 0) throw new ValidationError(source, 'holds no credentials');
   return credentials;
+}
+
+/** Reads and parses --credentials FILE; an unreadable or bad file is a ValidationError naming it. */
+export async function readCredentialsFile(path: string): Promise<Map<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ValidationError('--credentials', `cannot read ${path}: ${errorMessage(err)}`);
+  }
+  return parseCredentials(text, path);
 }
 
 /** Checks an Authorization header against the credentials: the principal, or UnauthorizedError (401). */
