@@ -321,6 +321,17 @@ export class Leader {
       usedBy: (agentId) => this.usedBy(agentId),
       liveTasks: this.tasks.active(),
       completedTasks: this.tasks.completed(),
+      frameworks: [...this.frameworks.values()].map(({ record, driver }) => ({
+        id: record.id,
+        name: record.name,
+        user: record.user,
+        role: record.role,
+        failover_timeout: record.failover_timeout,
+        registered_time: record.registered_at,
+        active: driver !== undefined,
+        offers: this.offers.forFramework(record.id).length,
+        ...(record.principal === undefined ? {} : { principal: record.principal }),
+      })),
     });
   }
 
@@ -348,6 +359,10 @@ export class Leader {
       'master/mem_total': active.reduce((sum, a) => sum + a.info.resources.mem, 0),
       'master/mem_used': used.reduce((sum, r) => sum + r.mem, 0),
       'master/invalid_status_updates': this.tasks.invalidUpdates,
+      'master/frameworks_active': [...this.frameworks.values()].filter((f) => f.driver !== undefined).length,
+      'master/frameworks_inactive': [...this.frameworks.values()].filter((f) => f.driver === undefined).length,
+      'master/outstanding_offers': this.offers.size,
+      'master/tasks_dropped': counts.TASK_DROPPED,
     };
   }
 

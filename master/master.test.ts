@@ -386,7 +386,7 @@ describe('Master over HTTP', function () {
     assert.equal(metrics['master/cpus_total'], 2);
     assert.equal(metrics['master/mem_total'], 1024);
     assert.equal(metrics['master/mem_used'], 64);
-    assert.equal(Object.keys(metrics).length, 19);
+    assert.equal(Object.keys(metrics).length, 23);
     const prom = await call(`${master.url}/metrics`);
     assert.match(prom.headers.get('content-type') ?? '', /text\/plain/);
     assert.match(prom.text, /^tessera_master_slaves_active 1$/m);

@@ -22,6 +22,10 @@ export const SNAPSHOT_KEYS = [
   'master/mem_total',
   'master/mem_used',
   'master/invalid_status_updates',
+  'master/frameworks_active',
+  'master/frameworks_inactive',
+  'master/outstanding_offers',
+  'master/tasks_dropped',
 ] as const;
 
 export type SnapshotKey = (typeof SNAPSHOT_KEYS)[number];

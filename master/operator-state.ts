@@ -64,10 +64,31 @@ export interface MasterState {
     id: string;
     name: string;
     active: boolean;
+    /** Tessera extra fields in Mesos's names where Mesos has them. */
+    user?: string;
+    role?: string;
+    principal?: string;
+    failover_timeout?: number;
+    registered_time?: number;
+    offers?: number;
     tasks: MesosTask[];
     completed_tasks: MesosTask[];
   }>;
   pending_tasks: TaskView[];
+}
+
+/** A scheduler-API framework as /master/state shows it. */
+export interface FrameworkSummary {
+  id: string;
+  name: string;
+  user: string;
+  role: string;
+  principal?: string;
+  failover_timeout: number;
+  registered_time: number;
+  /** Subscribed now. */
+  active: boolean;
+  offers: number;
 }
 
 /** Who leads, as a non-leading master learned it from ZooKeeper (MasterInfo fields). */
@@ -87,6 +108,8 @@ export function buildMasterState(input: {
   usedBy: (agentId: string) => ScalarResources;
   liveTasks: readonly TaskView[];
   completedTasks: readonly TaskView[];
+  /** Scheduler-API frameworks the leader knows (subscribed or within their failover timeout). */
+  frameworks?: readonly FrameworkSummary[];
 }): MasterState {
   const { master } = input;
   const pid = `master@${master.ip}:${master.port}`;
@@ -117,13 +140,26 @@ export function buildMasterState(input: {
       executors: agent.info.executors,
       isolation: agent.info.isolation,
     })),
-    frameworks: frameworkIds(placed, input.completedTasks).map((id) => ({
-      id,
-      name: id === FRAMEWORK_ID ? FRAMEWORK_NAME : id,
-      active: true,
-      tasks: placed.filter((t) => t.framework_id === id).map(mesosTask),
-      completed_tasks: input.completedTasks.filter((t) => t.framework_id === id).map(mesosTask),
-    })),
+    frameworks: frameworkIds([...(input.frameworks ?? []).map((f) => f.id)], placed, input.completedTasks).map((id) => {
+      const known = input.frameworks?.find((f) => f.id === id);
+      return {
+        id,
+        name: known?.name ?? (id === FRAMEWORK_ID ? FRAMEWORK_NAME : id),
+        active: known?.active ?? id === FRAMEWORK_ID,
+        ...(known
+          ? {
+              user: known.user,
+              role: known.role,
+              failover_timeout: known.failover_timeout,
+              registered_time: known.registered_time,
+              offers: known.offers,
+              ...(known.principal === undefined ? {} : { principal: known.principal }),
+            }
+          : {}),
+        tasks: placed.filter((t) => t.framework_id === id).map(mesosTask),
+        completed_tasks: input.completedTasks.filter((t) => t.framework_id === id).map(mesosTask),
+      };
+    }),
     pending_tasks: pending,
   };
 }
@@ -168,9 +204,9 @@ function leaderFields(leader: LeaderIdentity): Pick<MasterState, 'leader' | 'lea
   };
 }
 
-/** The built-in framework always, plus any other framework an agent reported tasks of. */
-function frameworkIds(...lists: ReadonlyArray<readonly TaskView[]>): string[] {
-  const ids = new Set<string>([FRAMEWORK_ID]);
+/** The built-in framework always, the known frameworks, and any other framework an agent reported tasks of. */
+function frameworkIds(known: readonly string[], ...lists: ReadonlyArray<readonly TaskView[]>): string[] {
+  const ids = new Set<string>([FRAMEWORK_ID, ...known]);
   for (const list of lists) for (const task of list) ids.add(task.framework_id);
   return [...ids];
 }

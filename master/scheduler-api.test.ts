@@ -154,6 +154,14 @@ describe('Mesos v1 scheduler API (real master, fake agents)', function () {
     await nextUpdate(sub, 'TASK_KILLED');
     assert.deepEqual(agent.kills.map((k) => k.taskId), ['web-1']);
 
+    const state = (await (await fetch(`${master.url}/master/state`)).json()) as {
+      frameworks: Array<{ id: string; name: string; active: boolean; role?: string; tasks: Array<{ id: string; state: string }> }>;
+    };
+    const listed = state.frameworks.find((f) => f.id === frameworkId);
+    assert.deepEqual([listed?.name, listed?.active, listed?.role], ['test-framework', true, '*']);
+    const snapshot = (await (await fetch(`${master.url}/metrics/snapshot`)).json()) as Record<string, number>;
+    assert.equal(snapshot['master/frameworks_active'], 1);
+
     const teardown = await call(sub, { type: 'TEARDOWN', framework_id: { value: frameworkId } });
     assert.equal(teardown.status, 202);
     await sub.ended;
