@@ -139,8 +139,9 @@ export class Leader {
   private readonly frameworks = new Map<string, FrameworkEntry>();
   /** Torn down or timed out this term: they may not subscribe again with the same id. */
   private readonly removedFrameworks = new Set<string>();
-  /** Launched tasks' allocations, by task id. */
+  /** Launched tasks' allocations, by task id (see hold/release/forgetHeldOn). */
   private readonly held = new Map<string, Held>();
+  private readonly heldByAgent = new Map<string, Set<string>>();
   /** Acknowledgements on their way to agents, batched per agent. */
   private readonly ackBatches = new Map<string, AcknowledgeRequest['acknowledgements']>();
   /** The registry write under way, and the one queued behind it (see persist()). */
@@ -591,7 +592,7 @@ export class Leader {
     for (const offer of this.offers.forAgent(agent.id)) this.rescindOffer(offer);
     this.allocator.removeAgent(agent.id);
     this.allocator.addAgent(agent.id, agent.info.resources);
-    for (const [taskId, held] of this.held) if (held.agentId === agent.id) this.held.delete(taskId);
+    this.forgetHeldOn(agent.id);
     for (const view of this.tasks.onAgent(agent.id)) this.hold(view.task_id, view.framework_id, agent.id, view.resources);
   }
 
@@ -599,21 +600,44 @@ export class Leader {
   private dropAgentAllocation(agentId: string): void {
     for (const offer of this.offers.forAgent(agentId)) this.rescindOffer(offer);
     this.allocator.removeAgent(agentId);
-    for (const [taskId, held] of this.held) if (held.agentId === agentId) this.held.delete(taskId);
+    this.forgetHeldOn(agentId);
   }
 
+  /** Counts a live task's resources as its framework's, if not counted yet. */
   private hold(taskId: string, frameworkId: string, agentId: string, resources: Resources): void {
     if (this.held.has(taskId)) return;
     this.allocator.allocateUsed(frameworkId, agentId, resources);
-    this.held.set(taskId, { frameworkId, agentId, resources });
+    this.noteHeld(taskId, { frameworkId, agentId, resources });
+  }
+
+  /** Records what the allocator already counts for a task (an accepted launch, or hold()). */
+  private noteHeld(taskId: string, held: Held): void {
+    this.held.set(taskId, held);
+    let set = this.heldByAgent.get(held.agentId);
+    if (!set) this.heldByAgent.set(held.agentId, (set = new Set()));
+    set.add(taskId);
+  }
+
+  /** Stops tracking a task's allocation (the caller returns it to the allocator, or the allocator forgot it). */
+  private unnoteHeld(taskId: string): Held | undefined {
+    const held = this.held.get(taskId);
+    if (!held) return undefined;
+    this.held.delete(taskId);
+    const set = this.heldByAgent.get(held.agentId);
+    set?.delete(taskId);
+    if (set?.size === 0) this.heldByAgent.delete(held.agentId);
+    return held;
+  }
+
+  /** The allocator forgot the agent's allocations: so do we. */
+  private forgetHeldOn(agentId: string): void {
+    for (const taskId of [...(this.heldByAgent.get(agentId) ?? [])]) this.unnoteHeld(taskId);
   }
 
   /** A launched task's resources go back to the pool, once. */
   private release(taskId: string): void {
-    const held = this.held.get(taskId);
-    if (!held) return;
-    this.held.delete(taskId);
-    this.allocator.recover(held.frameworkId, held.agentId, held.resources);
+    const held = this.unnoteHeld(taskId);
+    if (held) this.allocator.recover(held.frameworkId, held.agentId, held.resources);
   }
 
   /**
@@ -667,7 +691,7 @@ export class Leader {
     if (refuseSeconds === undefined || refuseSeconds > 0) this.allocator.decline(frameworkId, agentId, refuseSeconds);
     if (!agent) return;
     for (const { info, resources } of launches) {
-      this.held.set(info.task_id, { frameworkId, agentId, resources });
+      this.noteHeld(info.task_id, { frameworkId, agentId, resources });
       if (frameworkId !== FRAMEWORK_ID) this.tasks.add(frameworkView(info, agent, epochSeconds(this.clock)));
       this.tasks.assign(info.task_id, agentRef(agent));
       this.logger.info({ task_id: info.task_id, agent_id: agentId, framework_id: frameworkId }, 'task placed');
@@ -823,7 +847,7 @@ export class Leader {
     this.allocator.removeFramework(frameworkId);
     const tasks = this.tasks.active().filter((view) => view.framework_id === frameworkId);
     for (const view of tasks) {
-      this.held.delete(view.task_id); // the allocator already let go of everything it held
+      this.unnoteHeld(view.task_id); // the allocator already let go of everything it held
       this.killRequested.add(view.task_id);
       if (!this.launching.has(view.task_id)) void this.sendKill(view);
     }

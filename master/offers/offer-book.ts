@@ -14,9 +14,14 @@ export interface Offer {
 
 export class OfferBook {
   private readonly offers = new Map<string, Offer>();
+  /** Offer ids by agent: asked on every (re-)registration, thousands per second after a failover. */
+  private readonly byAgent = new Map<string, Set<string>>();
 
   add(offer: Offer): void {
     this.offers.set(offer.id, offer);
+    let set = this.byAgent.get(offer.agentId);
+    if (!set) this.byAgent.set(offer.agentId, (set = new Set()));
+    set.add(offer.id);
   }
 
   get(offerId: string): Offer | undefined {
@@ -26,7 +31,11 @@ export class OfferBook {
   /** Takes the offer out (used, declined or rescinded); undefined if it was not outstanding. */
   take(offerId: string): Offer | undefined {
     const offer = this.offers.get(offerId);
-    if (offer) this.offers.delete(offerId);
+    if (!offer) return undefined;
+    this.offers.delete(offerId);
+    const set = this.byAgent.get(offer.agentId);
+    set?.delete(offerId);
+    if (set?.size === 0) this.byAgent.delete(offer.agentId);
     return offer;
   }
 
@@ -35,7 +44,7 @@ export class OfferBook {
   }
 
   forAgent(agentId: string): Offer[] {
-    return [...this.offers.values()].filter((o) => o.agentId === agentId);
+    return [...(this.byAgent.get(agentId) ?? [])].flatMap((id) => this.offers.get(id) ?? []);
   }
 
   /** Offers made before `beforeMs`. */

@@ -43,6 +43,8 @@ export class TaskStore {
   invalidUpdates = 0;
   private readonly live = new Map<string, TaskView>();
   private readonly done = new Map<string, TaskView>();
+  /** Live task ids by agent. */
+  private readonly byAgent = new Map<string, Set<string>>();
   /** Terminal tasks by state since start; the completed list is bounded, these counters are not. */
   private readonly endedCounts = new Map<TaskState, number>();
   private readonly logger: Logger;
@@ -61,7 +63,10 @@ export class TaskStore {
   add(view: TaskView): TaskView {
     if (this.get(view.task_id)) throw new ConflictError(`task '${view.task_id}' already exists`);
     if (isTerminal(view.state)) this.complete(view);
-    else this.live.set(view.task_id, view);
+    else {
+      this.live.set(view.task_id, view);
+      this.index(view);
+    }
     return view;
   }
 
@@ -85,9 +90,14 @@ export class TaskStore {
     return state === undefined ? all : all.filter((view) => view.state === state);
   }
 
-  /** Non-terminal tasks placed on `agentId`. */
+  /** Non-terminal tasks placed on `agentId` (indexed: asked on every registration of thousands of agents). */
   onAgent(agentId: string): TaskView[] {
-    return this.active().filter((view) => view.agent_id === agentId);
+    const views: TaskView[] = [];
+    for (const taskId of this.byAgent.get(agentId) ?? []) {
+      const view = this.live.get(taskId);
+      if (view) views.push(view);
+    }
+    return views;
   }
 
   /** How many tasks are in each state: live ones now, terminal ones ever (since start). */
@@ -131,10 +141,14 @@ export class TaskStore {
     else delete view.reason;
     if (status.message !== undefined) view.message = status.message;
     else delete view.message;
-    if (status.agent_id !== undefined && view.agent_id === undefined) view.agent_id = status.agent_id;
+    if (status.agent_id !== undefined && view.agent_id === undefined) {
+      view.agent_id = status.agent_id;
+      this.index(view);
+    }
     const becameTerminal = isTerminal(to);
     if (becameTerminal) {
       this.live.delete(view.task_id);
+      this.unindex(view);
       this.complete(view);
     }
     this.onApplied?.(view, status);
@@ -145,6 +159,7 @@ export class TaskStore {
   assign(taskId: string, agent: TaskView['agent'] | undefined): void {
     const view = this.live.get(taskId);
     if (!view) return;
+    this.unindex(view);
     if (agent) {
       view.agent_id = agent.id;
       view.agent = agent;
@@ -152,6 +167,21 @@ export class TaskStore {
       delete view.agent_id;
       delete view.agent;
     }
+    this.index(view);
+  }
+
+  private index(view: TaskView): void {
+    if (view.agent_id === undefined) return;
+    let set = this.byAgent.get(view.agent_id);
+    if (!set) this.byAgent.set(view.agent_id, (set = new Set()));
+    set.add(view.task_id);
+  }
+
+  private unindex(view: TaskView): void {
+    if (view.agent_id === undefined) return;
+    const set = this.byAgent.get(view.agent_id);
+    set?.delete(view.task_id);
+    if (set?.size === 0) this.byAgent.delete(view.agent_id);
   }
 
   private complete(view: TaskView): void {
