@@ -143,6 +143,7 @@ export const taskInfoSchema: JSONSchemaType<TaskInfo> = {
     command: { ...commandSchema, nullable: true },
     container: { ...containerSchema, nullable: true },
     kill_grace_period_seconds: { type: 'number', nullable: true, minimum: 0, maximum: 3600 },
+    framework_task_id: { type: 'string', nullable: true, pattern: ID_PATTERN },
   },
   required: ['task_id', 'name', 'agent_id', 'resources'],
   additionalProperties: false,

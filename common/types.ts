@@ -56,6 +56,11 @@ export interface TaskInfo {
   container?: ContainerInfo;
   /** SIGTERM → SIGKILL grace on kill, seconds. */
   kill_grace_period_seconds?: number;
+  /**
+   * The id its framework gave the task, when the master had to give it another `task_id`: task ids
+   * are unique per framework, but agents key tasks by `task_id` alone.
+   */
+  framework_task_id?: string;
 }
 
 /** Body of `POST /api/v1/tasks`: run one task without writing a framework. */
@@ -140,6 +145,8 @@ export interface TaskView {
   command?: CommandInfo;
   container?: ContainerInfo;
   statuses: TaskStatus[];
+  /** The framework's own id of the task when `task_id` had to differ (see TaskInfo.framework_task_id). */
+  framework_task_id?: string;
   /** Where the task runs, for `tessera logs` and `tessera top`. */
   agent?: { id: string; hostname: string; ip: string; port: number };
   /** Seconds since the epoch. */

@@ -2,6 +2,7 @@
 // and launches them on agents over HTTP, and keeps the registry. A Leader lives for one term: it is
 // made from the registry when its master is elected (or starts standalone) and thrown away, never
 // reused, when leadership ends, so nothing of a past term can act in a later one.
+import { createHash } from 'node:crypto';
 import {
   NotFoundError,
   TesseraError,
@@ -75,6 +76,8 @@ interface FrameworkEntry {
   streamId?: string;
   /** Armed while it is disconnected: removes it once its failover timeout has passed. */
   failoverTimer?: TimerHandle;
+  /** FrameworkInfo.capabilities of its current subscription (TASK_KILLING_STATE, …). */
+  capabilities?: ReadonlySet<string>;
 }
 
 /** What a launched task holds in the allocator until it ends (released exactly once). */
@@ -97,6 +100,8 @@ export interface FrameworkSubscription {
   failoverTimeoutSeconds: number;
   hostname?: string;
   webuiUrl?: string;
+  /** FrameworkInfo.capabilities types. */
+  capabilities?: readonly string[];
 }
 
 /** A task a framework asks to launch on an offer: converted already, or why it could not be. */
@@ -142,6 +147,10 @@ export class Leader {
   /** Launched tasks' allocations, by task id (see hold/release/forgetHeldOn). */
   private readonly held = new Map<string, Held>();
   private readonly heldByAgent = new Map<string, Set<string>>();
+  /** Reconciliation questions about tasks on agents that have not re-registered yet, by agent. */
+  private readonly deferredReconciles = new Map<string, Array<{ frameworkId: string; taskId: string }>>();
+  /** (framework id, the framework's task id) → task_id, for frameworks' calls (see withInternalId). */
+  private readonly frameworkTaskIds = new Map<string, string>();
   /** Acknowledgements on their way to agents, batched per agent. */
   private readonly ackBatches = new Map<string, AcknowledgeRequest['acknowledgements']>();
   /** The registry write under way, and the one queued behind it (see persist()). */
@@ -381,7 +390,10 @@ export class Leader {
     const reported = new Set<string>();
     for (const { task, status } of request.tasks) {
       reported.add(task.task_id);
-      if (task.framework_id !== undefined && task.framework_id !== FRAMEWORK_ID) continue;
+      if (task.framework_id !== undefined && task.framework_id !== FRAMEWORK_ID) {
+        if (task.framework_task_id !== undefined) this.frameworkTaskIds.set(frameworkTaskKey(task.framework_id, task.framework_task_id), task.task_id);
+        continue;
+      }
       const record = this.records.get(task.task_id);
       if (!record) {
         // The master had forgotten it (e.g. a lost registry): remember it from now on, unless it ended.
@@ -402,6 +414,7 @@ export class Leader {
       changed = true;
     }
     this.resetAgentAllocation(result.agent);
+    this.answerDeferredReconciles(agentId);
     if (this.queue.length > 0) this.allocator.revive(FRAMEWORK_ID);
     if (changed) await this.persist();
     // Offer after this answer is on its way, so the agent usually knows its id before a launch comes.
@@ -676,7 +689,7 @@ export class Leader {
         this.tellFramework(frameworkId, item.taskId, 'TASK_ERROR', 'REASON_TASK_INVALID', item.error);
         continue;
       }
-      const info = item.task;
+      const info = frameworkId === FRAMEWORK_ID ? item.task : this.withInternalId(item.task);
       const problem = this.launchProblem(info, agentId, agent, remaining);
       if (problem !== undefined) {
         this.tellFramework(frameworkId, info.task_id, 'TASK_ERROR', 'REASON_TASK_INVALID', problem);
@@ -692,7 +705,10 @@ export class Leader {
     if (!agent) return;
     for (const { info, resources } of launches) {
       this.noteHeld(info.task_id, { frameworkId, agentId, resources });
-      if (frameworkId !== FRAMEWORK_ID) this.tasks.add(frameworkView(info, agent, epochSeconds(this.clock)));
+      if (frameworkId !== FRAMEWORK_ID) {
+        this.tasks.add(frameworkView(info, agent, epochSeconds(this.clock)));
+        this.frameworkTaskIds.set(frameworkTaskKey(frameworkId, info.framework_task_id ?? info.task_id), info.task_id);
+      }
       this.tasks.assign(info.task_id, agentRef(agent));
       this.logger.info({ task_id: info.task_id, agent_id: agentId, framework_id: frameworkId }, 'task placed');
       void this.launch(info, agent);
@@ -703,6 +719,9 @@ export class Leader {
   private launchProblem(info: TaskInfo, agentId: string, agent: AgentRecord | undefined, remaining: Resources): string | undefined {
     if (info.agent_id !== agentId) return `task ${info.task_id} names agent ${info.agent_id}, but the offer is for agent ${agentId}`;
     if (!agent || agent.status !== 'active') return `agent ${agentId} is not active`;
+    if (info.framework_id !== FRAMEWORK_ID && this.taskOf(info.framework_id ?? '', info.framework_task_id ?? info.task_id)) {
+      return `task id ${info.framework_task_id ?? info.task_id} is already in use by this framework`;
+    }
     const existing = this.tasks.get(info.task_id);
     // The built-in framework's tasks exist (waiting) before their launch; anyone else's id must be new.
     const ours = info.framework_id === FRAMEWORK_ID && existing?.framework_id === FRAMEWORK_ID && existing.state === 'TASK_STAGING';
@@ -713,6 +732,33 @@ export class Leader {
       return `task ${info.task_id} asks for more than the offers hold (${describe(info.resources)} > ${describe(remaining)} left)`;
     }
     return undefined;
+  }
+
+  /**
+   * Task ids are unique per framework, but agents key tasks by task_id alone: a framework's task
+   * whose id another framework's task already has is launched as `<id>.<8 hex of the framework id>`
+   * and keeps its own id in framework_task_id, which the framework is always shown.
+   */
+  private withInternalId(info: TaskInfo): TaskInfo {
+    const clash = this.tasks.get(info.task_id);
+    if (!clash || clash.framework_id === info.framework_id) return info;
+    const suffix = `.${createHash('sha1').update(info.framework_id ?? '').digest('hex').slice(0, 8)}`;
+    return { ...info, task_id: `${info.task_id.slice(0, 200 - suffix.length)}${suffix}`, framework_task_id: info.task_id };
+  }
+
+  /** The live or kept view of a framework's task, by the framework's own id. */
+  private taskOf(frameworkId: string, frameworkTaskId: string): TaskView | undefined {
+    const key = frameworkTaskKey(frameworkId, frameworkTaskId);
+    const taskId = this.frameworkTaskIds.get(key) ?? frameworkTaskId;
+    const view = this.tasks.get(taskId);
+    if (view && view.framework_id === frameworkId && (view.framework_task_id ?? view.task_id) === frameworkTaskId) return view;
+    if (this.frameworkTaskIds.get(key) !== undefined && !view) this.frameworkTaskIds.delete(key); // dropped from the kept list
+    return undefined;
+  }
+
+  /** A status as its framework must see it: with the framework's own task id. */
+  private forFramework(view: TaskView, status: TaskStatus): TaskStatus {
+    return view.framework_task_id === undefined ? status : { ...status, task_id: view.framework_task_id };
   }
 
   /** A framework declines offers: their resources go back, filtered for `refuseSeconds` (default 5). */
@@ -782,6 +828,7 @@ export class Leader {
     const streamId = this.ids.uuid();
     entry.driver = driver;
     entry.streamId = streamId;
+    entry.capabilities = new Set(subscription.capabilities ?? []);
     this.allocator.addFramework(frameworkId, { role: record.role });
     this.allocator.activateFramework(frameworkId);
     this.allocator.revive(frameworkId);
@@ -868,22 +915,20 @@ export class Leader {
 
   /** KILL: its own task is killed through its agent; an unknown one is answered TASK_LOST, as Mesos does. */
   killFrameworkTask(frameworkId: string, taskId: string): void {
-    const view = this.tasks.get(taskId);
-    if (!view || view.framework_id !== frameworkId) {
+    const view = this.taskOf(frameworkId, taskId);
+    if (!view) {
       this.reconciliationAnswer(frameworkId, taskId, undefined);
       return;
     }
     if (isTerminal(view.state)) return;
-    this.killRequested.add(taskId);
-    if (!this.launching.has(taskId)) void this.sendKill(view);
+    this.killRequested.add(view.task_id);
+    if (!this.launching.has(view.task_id)) void this.sendKill(view);
   }
 
   /** ACKNOWLEDGE: passed on to the agent, which then forgets the update and sends the task's next one. */
-  acknowledgeUpdate(frameworkId: string, agentId: string, taskId: string, uuid: string): void {
-    const view = this.tasks.get(taskId);
-    if (view && view.framework_id !== frameworkId) {
-      throw new TesseraError('FORBIDDEN', `task ${taskId} does not belong to framework ${frameworkId}`);
-    }
+  acknowledgeUpdate(frameworkId: string, agentId: string, frameworkTaskId: string, uuid: string): void {
+    // The agent knows the task by its task_id, which may differ from the framework's id.
+    const taskId = this.taskOf(frameworkId, frameworkTaskId)?.task_id ?? frameworkTaskId;
     const agent = this.agents.get(agentId);
     if (!agent) return; // master-generated updates, or an agent that is gone: nothing to tell
     let batch = this.ackBatches.get(agentId);
@@ -912,14 +957,30 @@ export class Leader {
    */
   reconcileTasks(frameworkId: string, tasks: ReadonlyArray<{ taskId: string; agentId?: string }>): void {
     if (tasks.length === 0) {
-      for (const view of this.tasks.active()) if (view.framework_id === frameworkId) this.reconciliationAnswer(frameworkId, view.task_id, view);
+      for (const view of this.tasks.active()) {
+        if (view.framework_id === frameworkId) this.reconciliationAnswer(frameworkId, view.framework_task_id ?? view.task_id, view);
+      }
       return;
     }
     for (const { taskId, agentId } of tasks) {
-      const view = this.tasks.get(taskId);
-      if (!view && agentId !== undefined && this.agents.get(agentId)?.status === 'recovering') continue;
-      this.reconciliationAnswer(frameworkId, taskId, view?.framework_id === frameworkId ? view : undefined);
+      const view = this.taskOf(frameworkId, taskId);
+      if (!view && agentId !== undefined && this.agents.get(agentId)?.status === 'recovering') {
+        // Asked again (answered) once the agent re-registers or is removed, as Mesos does.
+        let list = this.deferredReconciles.get(agentId);
+        if (!list) this.deferredReconciles.set(agentId, (list = []));
+        list.push({ frameworkId, taskId });
+        continue;
+      }
+      this.reconciliationAnswer(frameworkId, taskId, view);
     }
+  }
+
+  /** The agent re-registered (or was removed): answer what frameworks asked about its tasks meanwhile. */
+  private answerDeferredReconciles(agentId: string): void {
+    const list = this.deferredReconciles.get(agentId);
+    if (!list) return;
+    this.deferredReconciles.delete(agentId);
+    for (const { frameworkId, taskId } of list) this.reconciliationAnswer(frameworkId, taskId, this.taskOf(frameworkId, taskId));
   }
 
   private reconciliationAnswer(frameworkId: string, taskId: string, view: TaskView | undefined): void {
@@ -942,7 +1003,9 @@ export class Leader {
   /** Every applied update of a scheduler-API framework's task goes to its framework, if it is connected. */
   private forward(view: TaskView, status: TaskStatus): void {
     if (view.framework_id === FRAMEWORK_ID) return;
-    this.frameworks.get(view.framework_id)?.driver?.update(status, true);
+    const entry = this.frameworks.get(view.framework_id);
+    if (!entry || !wants(entry, status)) return;
+    entry.driver?.update(this.forFramework(view, status), true);
   }
 
   /**
@@ -955,12 +1018,13 @@ export class Leader {
     if (!view || view.framework_id === FRAMEWORK_ID) return false;
     const entry = this.frameworks.get(view.framework_id);
     if (!entry) return false; // its framework is gone: nobody will acknowledge it
+    if (!wants(entry, update)) return false; // not sent to it (TASK_KILLING without the capability)
     switch (outcome) {
       case 'applied':
         return true; // forwarded by the store's onApplied hook (or held until the framework is back)
       case 'duplicate':
         // The agent re-sends because no acknowledgement came: tell the framework again.
-        entry.driver?.update(update, true);
+        entry.driver?.update(this.forFramework(view, update), true);
         return true;
       case 'superseded':
       case 'illegal':
@@ -1186,6 +1250,7 @@ export class Leader {
     if (this.ended || this.paused) return;
     const { unreachable, removed } = this.agents.sweep();
     for (const agent of [...unreachable, ...removed]) this.dropAgentAllocation(agent.id);
+    for (const agent of removed) this.answerDeferredReconciles(agent.id);
     for (const agent of removed) {
       for (const taskId of [...(this.recordsByAgent.get(agent.id) ?? [])]) {
         this.loseRecord(taskId, agent.id, 'REASON_AGENT_REMOVED', `agent ${agent.id} did not re-register within the timeout and was removed`);
@@ -1289,6 +1354,14 @@ function submissionOf(task: TaskInfo): TaskSubmission {
   return submission;
 }
 
+/**
+ * Whether a framework is told of this update. Mesos sends TASK_KILLING only to frameworks with the
+ * TASK_KILLING_STATE capability; others see the task go from RUNNING to KILLED.
+ */
+function wants(entry: FrameworkEntry, status: TaskStatus): boolean {
+  return status.state !== 'TASK_KILLING' || (entry.capabilities?.has('TASK_KILLING_STATE') ?? false);
+}
+
 /** What of a task's resources is offered and held (`pids` is a limit, never offered). */
 function offeredPart(resources: Resources): Resources {
   const offered: Resources = { ...resources };
@@ -1316,5 +1389,10 @@ function frameworkView(info: TaskInfo, agent: AgentRecord, submittedAt: number):
   };
   if (info.command) view.command = info.command;
   if (info.container) view.container = info.container;
+  if (info.framework_task_id !== undefined) view.framework_task_id = info.framework_task_id;
   return view;
+}
+
+function frameworkTaskKey(frameworkId: string, frameworkTaskId: string): string {
+  return `${frameworkId}\u0000${frameworkTaskId}`;
 }

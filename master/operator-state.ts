@@ -213,7 +213,8 @@ function frameworkIds(known: readonly string[], ...lists: ReadonlyArray<readonly
 
 function mesosTask(view: TaskView): MesosTask {
   const task: MesosTask = {
-    id: view.task_id,
+    // Mesos shows the framework's own id (see TaskInfo.framework_task_id).
+    id: view.framework_task_id ?? view.task_id,
     name: view.name,
     framework_id: view.framework_id,
     executor_id: '',

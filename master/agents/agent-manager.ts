@@ -274,6 +274,7 @@ function adoptedView(
   };
   if (task.command) view.command = task.command;
   if (task.container) view.container = task.container;
+  if (task.framework_task_id !== undefined) view.framework_task_id = task.framework_task_id;
   if (status.reason !== undefined) view.reason = status.reason;
   if (status.message !== undefined) view.message = status.message;
   return view;

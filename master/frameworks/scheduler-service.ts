@@ -59,6 +59,7 @@ export class SchedulerService implements SchedulerApi {
         user: info.user,
         role,
         failoverTimeoutSeconds: info.failover_timeout ?? 0,
+        capabilities: (info.capabilities ?? []).map((c) => c.type),
         ...(id === undefined ? {} : { id }),
         ...(frameworkPrincipal === undefined ? {} : { principal: frameworkPrincipal }),
         ...(info.hostname === undefined ? {} : { hostname: info.hostname }),
