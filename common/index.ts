@@ -13,3 +13,4 @@ export * from './logging.js';
 export * from './atomic-write.js';
 export * from './wait-for.js';
 export * from './zk/index.js';
+export * from './mesos/index.js';

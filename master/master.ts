@@ -14,6 +14,10 @@ import {
   leaderAddress,
   listenHttp,
   masterInfoFor,
+  serializeMasterInfo,
+  LeaderContender,
+  backoffDelay,
+  type ElectionEvent,
   randomIds,
   systemClock,
   type Clock,
@@ -30,7 +34,6 @@ import {
   type ZkUrl,
 } from '../common/index.js';
 import { HttpAgentClient, type AgentClient } from './agents/index.js';
-import { MasterContender, backoffDelay, type ElectionEvent } from './election/index.js';
 import { MasterStartError } from './errors.js';
 import { MASTER_VERSION } from './framework.js';
 import { createApp, type MasterApi, type Routing } from './http/index.js';
@@ -107,7 +110,7 @@ export class Master implements MasterApi {
   /** Bumped whenever a term starts or ends, so a registry load that finishes late is dropped. */
   private term = 0;
   private stopped = false;
-  private contender: MasterContender | undefined;
+  private contender: LeaderContender | undefined;
   private detector: LeaderDetector | undefined;
   private loadTimer: TimerHandle | undefined;
   private readonly metrics: MasterMetrics;
@@ -194,7 +197,9 @@ export class Master implements MasterApi {
 
   /** Where a request that needs the leader goes: here, to another master, or nowhere yet. */
   routing(): Routing {
-    if (this.leader && (this.roleValue === 'standalone' || this.roleValue === 'leading')) return { kind: 'here' };
+    if (this.leader && (this.roleValue === 'standalone' || (this.roleValue === 'leading' && this.contender?.leading !== false))) {
+      return { kind: 'here' };
+    }
     if (this.roleValue === 'electing') return { kind: 'wait', settled: this.roleSettled(ELECTING_WAIT_MS) };
     const known = this.detector?.leader;
     if (known && known.id !== this.id) return { kind: 'redirect', address: leaderAddress(known) };
@@ -223,7 +228,9 @@ export class Master implements MasterApi {
 
   private requireLeader(): Leader {
     const leader = this.leader;
-    if (leader && (this.roleValue === 'standalone' || this.roleValue === 'leading')) return leader;
+    // The contender's own view counts too: it stops leading the moment ZooKeeper goes quiet, even
+    // before its 'suspended' event has reached us.
+    if (leader && (this.roleValue === 'standalone' || (this.roleValue === 'leading' && this.contender?.leading !== false))) return leader;
     const route = this.routing();
     throw new TesseraError('NOT_LEADER', route.kind === 'redirect' ? `the leader is ${route.address}` : route.kind === 'unavailable' ? route.message : 'not leading', {
       retryable: true,
@@ -300,7 +307,7 @@ export class Master implements MasterApi {
     this.detector = await LeaderDetector.create(common);
     this.detector.onChange((leader) => this.leaderChanged(leader));
     const info = masterInfoFor({ id: this.id, hostname: this.identity.hostname, ip: this.identity.ip, port: this.port, version: MASTER_VERSION });
-    this.contender = await MasterContender.create({ ...common, info });
+    this.contender = await LeaderContender.create({ ...common, id: info.id, data: serializeMasterInfo(info) });
     this.say(`contending for leadership in ZooKeeper ${zk.url.redacted} as ${this.contender.znode ?? '?'}`);
     this.contender.onEvent((event) => this.onElection(event, zk));
     this.leaderChanged(this.detector.leader);

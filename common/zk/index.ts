@@ -6,3 +6,4 @@ export * from './zk-url.js';
 export * from './node-zk-session.js';
 export * from './master-info.js';
 export * from './leader-detector.js';
+export * from './election/index.js';

@@ -1,16 +1,8 @@
 // A scheduler-API framework as the leader sees it: leader events turned into Mesos v1 events on the
 // framework's RecordIO stream. Sending never blocks (the stream buffers, and cuts a stalled reader).
-import type { AgentInfo, TaskStatus } from '../../common/index.js';
+import { errorEvent, offersEvent, rescindEvent, updateEvent, type AgentInfo, type TaskStatus } from '../../common/index.js';
 import type { Offer } from '../offers/index.js';
-import {
-  errorEvent,
-  offerToMesos,
-  offersEvent,
-  rescindEvent,
-  statusToMesos,
-  updateEvent,
-  type EventSink,
-} from '../scheduler/index.js';
+import { offerToMesos, statusToMesos, type EventSink } from '../scheduler/index.js';
 import type { FrameworkDriver } from './framework-driver.js';
 
 export class MesosDriver implements FrameworkDriver {

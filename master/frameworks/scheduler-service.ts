@@ -1,24 +1,28 @@
 // The master's side of the Mesos v1 scheduler API: each call, already parsed and checked by the route
 // (master/scheduler/), turned into what the current Leader does. Calls reach whichever Leader leads
 // now; a master that does not lead never gets here (the HTTP layer redirects or answers 503).
-import { TesseraError, ValidationError, type MasterInfo } from '../../common/index.js';
+import {
+  TesseraError,
+  ValidationError,
+  subscribedEvent,
+  type AcceptCall,
+  type AcknowledgeCall,
+  type DeclineCall,
+  type KillCall,
+  type MasterInfo,
+  type ReconcileCall,
+  type SubscribeCall,
+} from '../../common/index.js';
 import type { Leader, LaunchRequestItem } from '../leader.js';
 import {
   ForbiddenError,
   frameworkRoles,
   masterInfoToMesos,
   refuseSeconds,
-  subscribedEvent,
   taskInfoFromMesos,
   uuidFromMesos,
-  type AcceptCall,
-  type AcknowledgeCall,
-  type DeclineCall,
   type EventSink,
-  type KillCall,
-  type ReconcileCall,
   type SchedulerApi,
-  type SubscribeCall,
 } from '../scheduler/index.js';
 import { MesosDriver } from './mesos-driver.js';
 

@@ -1,30 +1,30 @@
 // ajv schemas of the scheduler calls, typed as JSONSchemaType of mesos-types.ts so the two cannot drift.
 // Structure only: semantic checks of task infos (ids, resources, what is unsupported) live in convert.ts.
 // Unknown fields are allowed (and ignored), as Mesos's JSON parser ignores them.
+import {
+  type MesosResource,
+  type AcceptCall,
+  type AcknowledgeCall,
+  type DeclineCall,
+  type KillCall,
+  type MesosCommandInfo,
+  type MesosContainerInfo,
+  type MesosDurationInfo,
+  type MesosFilters,
+  type MesosFrameworkInfo,
+  type MesosId,
+  type MesosKillPolicy,
+  type MesosLabels,
+  type MesosOperation,
+  type MesosReconcileTask,
+  type MesosTaskInfo,
+  type ReconcileCall,
+  type ReviveCall,
+  type SubscribeCall,
+  type SuppressCall,
+  type TeardownCall,
+} from '../../common/index.js';
 import type { JSONSchemaType } from 'ajv';
-import type { MesosResource } from '../../common/index.js';
-import type {
-  AcceptCall,
-  AcknowledgeCall,
-  DeclineCall,
-  KillCall,
-  MesosCommandInfo,
-  MesosContainerInfo,
-  MesosDurationInfo,
-  MesosFilters,
-  MesosFrameworkInfo,
-  MesosId,
-  MesosKillPolicy,
-  MesosLabels,
-  MesosOperation,
-  MesosReconcileTask,
-  MesosTaskInfo,
-  ReconcileCall,
-  ReviveCall,
-  SubscribeCall,
-  SuppressCall,
-  TeardownCall,
-} from './mesos-types.js';
 
 /** Bounds no sane framework reaches; the request body limit (4 MB) bounds the rest. */
 const MAX_ID = 1024;

@@ -1,6 +1,12 @@
+import {
+  ValidationError,
+  fromMesosResources,
+  masterInfoFor,
+  type TaskStatus,
+  type MesosTaskInfo,
+} from '../../common/index.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ValidationError, fromMesosResources, masterInfoFor, type TaskStatus } from '../../common/index.js';
 import {
   masterInfoToMesos,
   offerToMesos,
@@ -10,7 +16,6 @@ import {
   uuidFromMesos,
   uuidToMesos,
 } from './convert.js';
-import type { MesosTaskInfo } from './mesos-types.js';
 
 const F = 'accept.operations[0].launch.task_infos[0]';
 

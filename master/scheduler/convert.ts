@@ -1,5 +1,4 @@
 // Between the Mesos v1 JSON shapes and Tessera's own wire types (common/types.ts).
-import { isIP } from 'node:net';
 import {
   TesseraError,
   ValidationError,
@@ -13,17 +12,16 @@ import {
   type Resources,
   type TaskInfo,
   type TaskStatus,
+  type MesosCommandInfo,
+  type MesosContainerInfo,
+  type MesosFilters,
+  type MesosKillPolicy,
+  type MesosMasterInfo,
+  type MesosOffer,
+  type MesosTaskInfo,
+  type MesosTaskStatus,
 } from '../../common/index.js';
-import type {
-  MesosCommandInfo,
-  MesosContainerInfo,
-  MesosFilters,
-  MesosKillPolicy,
-  MesosMasterInfo,
-  MesosOffer,
-  MesosTaskInfo,
-  MesosTaskStatus,
-} from './mesos-types.js';
+import { isIP } from 'node:net';
 import { bracketPath } from './field-path.js';
 
 /**

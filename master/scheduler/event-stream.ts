@@ -1,11 +1,14 @@
 // One framework's SUBSCRIBE response: a chunked RecordIO stream of events over a Node ServerResponse.
 // The master's hot path calls send() and never waits: a subscriber that does not read (or vanished
 // without a FIN) only fills our buffer up to a limit, and then its stream is cut.
+import {
+  silentLogger,
+  type Logger,
+  HEARTBEAT_EVENT,
+  type MesosEvent,
+  encodeRecord,
+} from '../../common/index.js';
 import type { ServerResponse } from 'node:http';
-import { silentLogger, type Logger } from '../../common/index.js';
-import { HEARTBEAT_EVENT } from './events.js';
-import type { MesosEvent } from './mesos-types.js';
-import { encodeRecord } from './recordio.js';
 
 /** Where the master sends a framework's events. */
 export interface EventSink {

@@ -1,6 +1,6 @@
-// The Mesos v1 scheduler HTTP API protocol layer: types, parsing, conversion, RecordIO, event
-// streams and the route. The master implements SchedulerApi and mounts schedulerRoute.
-export * from './mesos-types.js';
+// The Mesos v1 scheduler HTTP API protocol layer: parsing, conversion, event streams and the route
+// (the JSON types, event builders and RecordIO are common's, common/mesos/). The master implements
+// SchedulerApi and mounts schedulerRoute.
 export { parseCall, frameworkRoles, hasCapability } from './parse-call.js';
 export {
   taskInfoFromMesos,
@@ -14,8 +14,6 @@ export {
   DEFAULT_REFUSE_SECONDS,
   type OfferView,
 } from './convert.js';
-export * from './events.js';
-export { encodeRecord, RecordIoDecoder } from './recordio.js';
 export {
   EventStream,
   DEFAULT_HEARTBEAT_INTERVAL_MS,

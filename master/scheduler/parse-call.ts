@@ -1,6 +1,15 @@
 // parseCall: an untrusted request body → a typed Call, or a ValidationError naming the field in
 // dotted form with array indices in brackets (`accept.offer_ids[0].value`), as Mesos's messages do.
-import { ValidationError, compileValidator, type Validator } from '../../common/index.js';
+import {
+  ValidationError,
+  compileValidator,
+  type Validator,
+  CALL_TYPES,
+  UNSUPPORTED_CALL_TYPES,
+  type Call,
+  type CallType,
+  type MesosFrameworkInfo,
+} from '../../common/index.js';
 import {
   acceptCallSchema,
   acknowledgeCallSchema,
@@ -14,7 +23,6 @@ import {
 } from './call-schema.js';
 import { uuidFromMesos } from './convert.js';
 import { bracketPath } from './field-path.js';
-import { CALL_TYPES, UNSUPPORTED_CALL_TYPES, type Call, type CallType, type MesosFrameworkInfo } from './mesos-types.js';
 
 const validators: { [K in CallType]: Validator<Extract<Call, { type: K }>> } = {
   SUBSCRIBE: compileValidator(subscribeCallSchema),

@@ -8,7 +8,7 @@ import type {
   KillCall,
   ReconcileCall,
   SubscribeCall,
-} from './mesos-types.js';
+} from '../../common/index.js';
 
 export interface SchedulerApi {
   /**

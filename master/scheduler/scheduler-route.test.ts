@@ -1,12 +1,21 @@
+import {
+  TesseraError,
+  closeHttpServer,
+  errorMiddleware,
+  listenHttp,
+  silentLogger,
+  waitFor,
+  offersEvent,
+  subscribedEvent,
+  type AcceptCall,
+  type SubscribeCall,
+} from '../../common/index.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
-import { TesseraError, closeHttpServer, errorMiddleware, listenHttp, silentLogger, waitFor } from '../../common/index.js';
 import { ForbiddenError } from './errors.js';
 import { EventStream, type EventSink } from './event-stream.js';
-import { offersEvent, subscribedEvent } from './events.js';
-import type { AcceptCall, SubscribeCall } from './mesos-types.js';
 import type { SchedulerApi } from './scheduler-api.js';
 import { schedulerRoute } from './scheduler-route.js';
 import { postCall, subscribeRaw, type RawSubscription } from './test-client.js';

@@ -1,6 +1,5 @@
 // POST /api/v1/scheduler: the Mesos v1 scheduler HTTP API. Parses, authenticates and checks the
 // stream id; every rule about frameworks and offers lives behind SchedulerApi.
-import type Koa from 'koa';
 import {
   TesseraError,
   ValidationError,
@@ -10,10 +9,12 @@ import {
   readJsonBody,
   statusForCode,
   type Logger,
+  type FrameworkCall,
+  type SubscribeCall,
 } from '../../common/index.js';
+import type Koa from 'koa';
 import { ForbiddenError, NotAcceptableError, UnsupportedMediaTypeError } from './errors.js';
 import { EventStream } from './event-stream.js';
-import type { FrameworkCall, SubscribeCall } from './mesos-types.js';
 import { parseCall } from './parse-call.js';
 import type { SchedulerApi } from './scheduler-api.js';
 

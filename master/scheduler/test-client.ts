@@ -2,7 +2,7 @@
 // hands out events with deadlines; posts calls. Deliberately not fetch: tests need to see (and stall)
 // the socket.
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
-import { RecordIoDecoder } from './recordio.js';
+import { RecordIoDecoder } from '../../common/index.js';
 
 export interface RawSubscription {
   status: number;

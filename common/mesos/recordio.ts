@@ -1,6 +1,6 @@
 // RecordIO, the framing of the SUBSCRIBE stream: `<byte length>\n<record>` repeated.
 // Chunk boundaries (HTTP chunks, TCP segments, proxies) are unrelated to record boundaries.
-import { TesseraError } from '../../common/index.js';
+import { TesseraError } from '../errors.js';
 
 export function encodeRecord(event: unknown): Buffer {
   const body = Buffer.from(JSON.stringify(event), 'utf8');

@@ -1,5 +1,5 @@
-// What a MasterContender tells the master about its leadership, as a tagged union.
-import type { ZkSession } from '../../common/index.js';
+// What a LeaderContender tells the master about its leadership, as a tagged union.
+import type { ZkSession } from '../zk-session.js';
 
 export type ElectionEvent =
   /**

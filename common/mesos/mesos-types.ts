@@ -1,7 +1,8 @@
 // The Mesos v1 scheduler API as JSON (scheduler.proto + mesos.proto, proto JSON mapping as Mesos
 // writes it: snake_case names, enums as strings, `bytes` as base64, ids as {"value": …}).
 // Only what Tessera supports is typed; unknown fields a framework sends are ignored, as Mesos does.
-import type { MesosResource, StatusSource, TaskReason, TaskState } from '../../common/index.js';
+import type { MesosResource } from '../resources.js';
+import type { StatusSource, TaskReason, TaskState } from '../task-state.js';
 
 /** FrameworkID, AgentID, OfferID, TaskID, ExecutorID, ContainerID: all `{"value": "…"}`. */
 export interface MesosId {

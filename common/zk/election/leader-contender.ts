@@ -1,5 +1,6 @@
-// Master election through ZooKeeper, the Mesos way: each master creates an EPHEMERAL_SEQUENTIAL
-// `<path>/json.info_<seq>` znode holding its MasterInfo; the lowest sequence leads; every other one
+// Leader election through ZooKeeper, the Mesos way: each contender (a master, or an instance of a
+// framework) creates an EPHEMERAL_SEQUENTIAL `<path>/json.info_<seq>` znode holding its info (a
+// master's MasterInfo); the lowest sequence leads; every other one
 // watches only its immediate predecessor (no herd effect) and looks again when that one goes.
 //
 // Fencing comes first. The master must stop acting the moment the link to ZooKeeper breaks
@@ -7,25 +8,22 @@
 // this side cannot hear about it. ZooKeeper clients only learn of an expiry when they reconnect, so,
 // as Mesos does, this side also gives the session up by itself once it has been disconnected for the
 // session timeout ('deposed'), then makes a new session and contends again.
-import {
-  assertNever,
-  connectZk,
-  errorMessage,
-  MASTER_INFO_PREFIX,
-  sequenceOf,
-  serializeMasterInfo,
-  type Logger,
-  type MasterInfo,
-  type ZkSession,
-  type ZkSessionState,
-  type ZkUrl,
-} from '../../common/index.js';
+import { assertNever } from '../../assert-never.js';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import { MASTER_INFO_PREFIX, sequenceOf } from '../master-info.js';
+import { connectZk } from '../node-zk-session.js';
+import type { ZkSession, ZkSessionState } from '../zk-session.js';
+import type { ZkUrl } from '../zk-url.js';
 import { backoffDelay } from './backoff.js';
 import type { ContenderState, ElectionEvent } from './election-event.js';
 
-export interface MasterContenderOptions {
+export interface LeaderContenderOptions {
   url: ZkUrl;
-  info: MasterInfo;
+  /** Who contends; the znode's data is JSON with this `id` (how a new session finds its leftovers). */
+  id: string;
+  /** The znode's data: MasterInfo JSON for masters (Mesos tooling reads it), a similar record for frameworks. */
+  data: Buffer;
   /** Default 10 s, as Mesos's --zk_session_timeout. */
   sessionTimeoutMs?: number;
   /** How long create() waits for ZooKeeper before it gives up; default 10 s. */
@@ -57,7 +55,7 @@ interface Term {
 const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-export class MasterContender {
+export class LeaderContender {
   private stateValue: ContenderState = 'connecting';
   private term: Term | undefined;
   private readonly listeners = new Set<(event: ElectionEvent) => void>();
@@ -71,11 +69,11 @@ export class MasterContender {
   private readonly dir: string;
   private readonly data: Buffer;
 
-  private constructor(private readonly options: MasterContenderOptions) {
+  private constructor(private readonly options: LeaderContenderOptions) {
     this.connect = options.connect ?? connectZk;
     this.logger = options.logger;
     this.dir = options.url.path;
-    this.data = serializeMasterInfo(options.info);
+    this.data = options.data;
   }
 
   /**
@@ -83,8 +81,8 @@ export class MasterContender {
    * reached or refuses (wrong credentials); once it resolved, any later trouble is retried forever.
    * When it resolves, `leading` already says whether this contender leads.
    */
-  static async create(options: MasterContenderOptions): Promise<MasterContender> {
-    const contender = new MasterContender(options);
+  static async create(options: LeaderContenderOptions): Promise<LeaderContender> {
+    const contender = new LeaderContender(options);
     const session = await contender.newSession();
     try {
       await contender.enter(session);
@@ -104,7 +102,10 @@ export class MasterContender {
 
   /** True only while our znode is the lowest AND the session is connected (fencing). */
   get leading(): boolean {
-    return this.stateValue === 'leading' && this.term?.session.state === 'connected';
+    const term = this.term;
+    if (this.stateValue !== 'leading' || term?.session.state !== 'connected') return false;
+    // Checked here too, not only by the watchdog's timer, which a busy event loop can delay.
+    return Date.now() - term.lastAnsweredAt < term.session.sessionTimeoutMs / 2;
   }
 
   /** Our current election znode, if any. */
@@ -430,8 +431,9 @@ export class MasterContender {
    * connection, but not a silent one (a partition that drops packets): it has no read timeout, so
    * the session could expire on the server, and a successor be elected, while this side still
    * believes it is connected. So, as ZooKeeper's Java client does with its read timeout, we suspend
-   * once no answer came for 2/3 of the session timeout, and give the session up after all of it.
-   * The server cannot expire the session before `lastAnsweredAt + timeout`, so we stop first.
+   * once no answer came for half the session timeout (`leading` says so even before this timer runs,
+   * should the event loop be late), and give the session up after all of it. The server cannot expire
+   * the session before `lastAnsweredAt + timeout`, so we stop first, with half a timeout to spare.
    */
   private watchdogTick(term: Term): void {
     const ours = term.znode;
@@ -446,7 +448,7 @@ export class MasterContender {
       this.abandon(term, `ZooKeeper did not answer for the session timeout (${timeoutMs} ms)`);
       return;
     }
-    if (this.stateValue === 'leading' && silentMs >= (timeoutMs * 2) / 3) {
+    if (this.stateValue === 'leading' && silentMs >= timeoutMs / 2) {
       this.stateValue = 'suspended';
       this.logger.warn({ silentMs }, 'ZooKeeper stopped answering while leading: suspended');
       this.emit({ kind: 'suspended' });
@@ -486,7 +488,7 @@ export class MasterContender {
   private isOurs(data: Buffer): boolean {
     try {
       const parsed = JSON.parse(data.toString('utf8')) as { id?: unknown };
-      return parsed.id === this.options.info.id;
+      return parsed.id === this.options.id;
     } catch {
       return false;
     }
