@@ -33,7 +33,7 @@ reporter=(--reporter "$PWD/scripts/mocha-reporter.cjs")
 status=0
 
 log "unit tests"
-npx mocha "${reporter[@]}" 'dist/{common,agent,master,isolators,executors,cli}/**/*.test.js' || status=1
+npx mocha "${reporter[@]}" 'dist/{common,agent,master,isolators,executors,cli,frameworks}/**/*.test.js' || status=1
 
 log "end-to-end tests"
 npx mocha "${reporter[@]}" --timeout 120000 'dist/integration-tests/**/*.test.js' || status=1
