@@ -6,6 +6,10 @@ import { RemoteError, TesseraError, errorMessage } from '../common/index.js';
 import { CliError, EXIT } from './errors.js';
 import { register as registerAgent } from './commands/agent.js';
 import { register as registerAgents } from './commands/agents.js';
+import { register as registerApps } from './commands/apps.js';
+import { register as registerFrameworkJobs } from './commands/framework-jobs.js';
+import { register as registerFrameworkServices } from './commands/framework-services.js';
+import { register as registerJobs } from './commands/jobs.js';
 import { register as registerKill } from './commands/kill.js';
 import { register as registerLogs } from './commands/logs.js';
 import { register as registerMaster } from './commands/master.js';
@@ -33,6 +37,10 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     registerLogs,
     registerTop,
     registerAgents,
+    registerFrameworkServices,
+    registerFrameworkJobs,
+    registerApps,
+    registerJobs,
   ]) {
     register(program, setExitCode);
   }

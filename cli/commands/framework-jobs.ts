@@ -7,6 +7,7 @@ import { createLogger, type ZkUrl } from '../../common/index.js';
 import { DEFAULT_WORK_DIR, parseDuration, parseHost, parsePort, parseWorkDir, parseZkFlag, type MasterTarget } from '../args.js';
 import { runUntilSignal, startFailure } from '../daemon.js';
 import { flag, masterOption } from '../options.js';
+import { frameworkCommand } from './framework.js';
 
 export interface FrameworkJobsOptions {
   master: MasterTarget;
@@ -20,13 +21,6 @@ export interface FrameworkJobsOptions {
   role?: string;
 }
 
-/** The `framework` command both framework daemons hang under (whichever registers first creates it). */
-export function frameworkCommand(program: Command): Command {
-  return (
-    program.commands.find((c) => c.name() === 'framework') ??
-    program.command('framework').description('run a framework daemon (services, jobs) that uses the scheduler API')
-  );
-}
 
 export function register(program: Command, setExitCode: (code: number) => void): void {
   frameworkCommand(program)

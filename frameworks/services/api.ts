@@ -1,0 +1,185 @@
+// The HTTP API (koa): Marathon's /v2/apps, /v2/deployments, /v2/events (SSE), /v2/info and /ping.
+// Every body goes through the ajv-backed app validation; errors are common's {"error": …} with 4xx.
+// While this instance does not lead, /v2 calls get a 307 to the leader (or 503 when none is known).
+import Koa from 'koa';
+import type { Context } from 'koa';
+import { NotFoundError, ValidationError, errorMiddleware, readJsonBody, type Logger } from '../../common/index.js';
+import { mergeAppUpdate, normalizeAppId, parseAppDefinition } from './app-definition.js';
+import { NotLeaderError } from './errors.js';
+import type { EventBus } from './event-bus.js';
+import type { Keeper } from './keeper.js';
+import type { ServiceEvent } from './model.js';
+import { appView, deploymentView, taskView } from './views.js';
+
+export interface ApiBackend {
+  /** The keeper while this instance leads; undefined otherwise. */
+  keeper(): Keeper | undefined;
+  leaderAddress(): string | undefined;
+  bus: EventBus;
+  /** After a change through the API: plan at once and wait until the change is stored. */
+  afterChange(): Promise<void>;
+  info(): Record<string, unknown>;
+  metrics(): string;
+}
+
+const SSE_KEEPALIVE_MS = 15_000;
+
+export function createApi(backend: ApiBackend, logger: Logger): Koa {
+  const app = new Koa();
+  app.use(errorMiddleware(logger));
+  app.use(async (ctx) => {
+    const path = ctx.path;
+    if (ctx.method === 'GET' && path === '/health') {
+      ctx.body = { healthy: true, leading: backend.keeper() !== undefined };
+      return;
+    }
+    if (ctx.method === 'GET' && path === '/ping') {
+      ctx.type = 'text/plain';
+      ctx.body = 'pong';
+      return;
+    }
+    if (ctx.method === 'GET' && path === '/metrics') {
+      ctx.type = 'text/plain; version=0.0.4';
+      ctx.body = backend.metrics();
+      return;
+    }
+    if (ctx.method === 'GET' && path === '/v2/info') {
+      ctx.body = backend.info();
+      return;
+    }
+    if (ctx.method === 'GET' && path === '/v2/leader') {
+      const leader = backend.leaderAddress();
+      if (leader === undefined) throw new NotFoundError('leader', 'current');
+      ctx.body = { leader };
+      return;
+    }
+    if (!path.startsWith('/v2/')) return; // 404 from the error middleware
+    const keeper = backend.keeper();
+    if (!keeper) {
+      const leader = backend.leaderAddress();
+      if (leader === undefined) throw new NotLeaderError();
+      ctx.status = 307;
+      ctx.redirect(`http://${leader}${ctx.url}`);
+      return;
+    }
+    await route(ctx, keeper, backend);
+  });
+  return app;
+}
+
+async function route(ctx: Context, keeper: Keeper, backend: ApiBackend): Promise<void> {
+  const path = ctx.path.replace(/\/+$/, '');
+  const force = ctx.query.force === 'true';
+  if (path === '/v2/events' && ctx.method === 'GET') return streamEvents(ctx, backend.bus);
+  if (path === '/v2/deployments' && ctx.method === 'GET') {
+    ctx.body = keeper.listDeployments().map((d) => deploymentView(keeper, d));
+    return;
+  }
+  if (path === '/v2/tasks' && ctx.method === 'GET') {
+    ctx.body = { tasks: keeper.allTasks().map(taskView) };
+    return;
+  }
+  if (path === '/v2/apps') {
+    if (ctx.method === 'GET') {
+      const embed = [ctx.query.embed].flat().includes('apps.tasks');
+      ctx.body = { apps: keeper.listApps().map((a) => appView(keeper, a, embed)) };
+      return;
+    }
+    if (ctx.method === 'POST') {
+      const definition = parseAppDefinition(await readJsonBody(ctx));
+      const { app, deployment } = keeper.createApp(definition);
+      backend.bus.publish(apiPostEvent(ctx, app.definition));
+      await backend.afterChange();
+      ctx.status = 201;
+      ctx.set('Location', `/v2/apps${app.definition.id}`);
+      ctx.body = { ...appView(keeper, app, false), deployments: [{ id: deployment.deploymentId }] };
+      return;
+    }
+    return methodNotAllowed(ctx);
+  }
+  if (!path.startsWith('/v2/apps/')) return;
+
+  let rest = path.slice('/v2/apps'.length);
+  let sub: 'tasks' | 'restart' | undefined;
+  if (rest.endsWith('/tasks')) {
+    sub = 'tasks';
+    rest = rest.slice(0, -'/tasks'.length);
+  } else if (rest.endsWith('/restart')) {
+    sub = 'restart';
+    rest = rest.slice(0, -'/restart'.length);
+  }
+  const id = normalizeAppId(decodeURIComponent(rest));
+  const existing = keeper.getApp(id);
+
+  if (sub === 'tasks') {
+    if (ctx.method !== 'GET') return methodNotAllowed(ctx);
+    if (!existing) throw new NotFoundError('app', id);
+    ctx.body = { tasks: keeper.tasksOf(id).map(taskView) };
+    return;
+  }
+  if (sub === 'restart') {
+    if (ctx.method !== 'POST') return methodNotAllowed(ctx);
+    const result = keeper.restartApp(id, force);
+    await backend.afterChange();
+    ctx.body = result;
+    return;
+  }
+  switch (ctx.method) {
+    case 'GET':
+      if (!existing) throw new NotFoundError('app', id);
+      ctx.body = { app: appView(keeper, existing, true) };
+      return;
+    case 'PUT': {
+      const body = await readJsonBody(ctx);
+      const definition = existing ? mergeAppUpdate(existing.definition, body, id) : parseAppDefinition(body, id);
+      const result = keeper.updateApp(definition, force);
+      backend.bus.publish(apiPostEvent(ctx, definition));
+      await backend.afterChange();
+      ctx.body = result;
+      return;
+    }
+    case 'DELETE': {
+      const result = keeper.deleteApp(id, force);
+      await backend.afterChange();
+      ctx.body = result;
+      return;
+    }
+    default:
+      return methodNotAllowed(ctx);
+  }
+}
+
+function methodNotAllowed(ctx: Context): void {
+  ctx.status = 405;
+  ctx.body = { error: { code: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed on ${ctx.path}` } };
+}
+
+function apiPostEvent(ctx: Context, appDefinition: unknown): ServiceEvent {
+  return { eventType: 'api_post_event', timestamp: new Date().toISOString(), clientIp: ctx.ip, uri: ctx.path, appDefinition };
+}
+
+/** Server-sent events: `event: <eventType>` + `data: <json>`; `?event_type=a&event_type=b` filters. */
+function streamEvents(ctx: Context, bus: EventBus): void {
+  const types = [ctx.query.event_type].flat().filter((t): t is string => typeof t === 'string' && t !== '');
+  if (types.some((t) => !/^[a-z_]+$/.test(t))) throw new ValidationError('event_type', 'must be event type names like status_update_event');
+  // Written to the raw response: koa would report a client going away as a stream error.
+  ctx.respond = false;
+  const res = ctx.res;
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  res.write(': connected\n\n');
+  const unsubscribe = bus.subscribe((event) => {
+    if (types.length > 0 && !types.includes(event.eventType)) return;
+    res.write(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+  keepAlive.unref();
+  const close = (): void => {
+    clearInterval(keepAlive);
+    unsubscribe();
+    res.end();
+  };
+  ctx.req.once('close', close);
+  ctx.res.once('close', close);
+}

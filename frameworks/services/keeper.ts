@@ -1,0 +1,524 @@
+// The instance keeper: the pure core of the services framework. It holds the declared apps and the
+// tasks it knows, and decides — fed offers, status updates, health results and the time — what to
+// launch, what to kill and when a deployment is done. No I/O: the glue (service.ts) carries its
+// decisions to the master and persists what `onChange` reports.
+//
+// One rule drives everything (Marathon's deployment semantics): an app wants `instances` healthy tasks
+// of its current config version. While tasks of an older version live (a rolling upgrade), new ones
+// start only while the total stays ≤ instances × (1 + maximumOverCapacity), and old ones are killed
+// only while the healthy count stays ≥ instances × minimumHealthCapacity.
+import {
+  ConflictError,
+  NotFoundError,
+  fromMesosResources,
+  isTerminal,
+  portList,
+  randomIds,
+  subtractResources,
+  takePorts,
+  containsResources,
+  type Clock,
+  type IdSource,
+  type MesosOffer,
+  type MesosTaskInfo,
+  type MesosTaskStatus,
+  type Resources,
+} from '../../common/index.js';
+import { configChanged, type AppDefinition } from './app-definition.js';
+import { afterFailure, type BackoffState } from './backoff.js';
+import { satisfiesAll, type Placement } from './constraints.js';
+import { AppLockedError } from './errors.js';
+import type { AppRecord, Deployment, DeploymentAction, KillReason, ServiceEvent, TaskRecord } from './model.js';
+import { appSlug, buildTaskInfo } from './task-builder.js';
+
+export type StoreChange =
+  | { kind: 'app'; id: string; record: AppRecord | undefined }
+  | { kind: 'task'; id: string; record: TaskRecord | undefined }
+  | { kind: 'deployment'; id: string; record: Deployment | undefined };
+
+export interface KeeperOptions {
+  clock: Clock;
+  ids?: IdSource;
+  emit?: (event: ServiceEvent) => void;
+  /** Every change to persist, in order. */
+  onChange?: (change: StoreChange) => void;
+  /** refuse_seconds for offers no app needs (default 120 s). */
+  idleRefuseSeconds?: number;
+  /** Resend a kill that no terminal update answered within this long (default 15 s). */
+  killRetryMs?: number;
+  /** A task RUNNING (and healthy) this long resets its app's backoff (default 10 s). */
+  stableAfterMs?: number;
+}
+
+export interface KillOrder {
+  taskId: string;
+  agentId: string;
+}
+
+export interface OfferDecision {
+  accept: Array<{ offerId: string; tasks: MesosTaskInfo[] }>;
+  decline: Array<{ offerId: string; refuseSeconds: number }>;
+}
+
+export interface TickResult {
+  kills: KillOrder[];
+  /** Whether any app lacks tasks (revive when this turns true, suppress when false). */
+  wantsOffers: boolean;
+}
+
+export interface DeploymentResult {
+  deploymentId: string;
+  version: string;
+}
+
+const DEFAULT_REFUSE_SECONDS = 5;
+
+export class Keeper {
+  private readonly apps = new Map<string, AppRecord>();
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly deployments = new Map<string, Deployment>();
+  private readonly backoff = new Map<string, BackoffState>();
+  /** Launches each app still needs, from the last plan. */
+  private wanted = new Map<string, number>();
+  private pendingKills: KillOrder[] = [];
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+  private readonly emitEvent: (event: ServiceEvent) => void;
+  private readonly onChange: (change: StoreChange) => void;
+  private readonly idleRefuseSeconds: number;
+  private readonly killRetryMs: number;
+  private readonly stableAfterMs: number;
+
+  constructor(options: KeeperOptions) {
+    this.clock = options.clock;
+    this.ids = options.ids ?? randomIds;
+    this.emitEvent = options.emit ?? (() => undefined);
+    this.onChange = options.onChange ?? (() => undefined);
+    this.idleRefuseSeconds = options.idleRefuseSeconds ?? 120;
+    this.killRetryMs = options.killRetryMs ?? 15_000;
+    this.stableAfterMs = options.stableAfterMs ?? 10_000;
+  }
+
+  /** Restores what a previous leader persisted (before any offer or update arrives). */
+  load(state: { apps: AppRecord[]; tasks: TaskRecord[]; deployments: Deployment[] }): void {
+    for (const app of state.apps) this.apps.set(app.definition.id, app);
+    for (const task of state.tasks) this.tasks.set(task.taskId, { ...task, health: task.health.map(() => ({ consecutiveFailures: 0 })) });
+    for (const deployment of state.deployments) this.deployments.set(deployment.id, deployment);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------
+
+  listApps(): AppRecord[] {
+    return [...this.apps.values()].sort((a, b) => a.definition.id.localeCompare(b.definition.id));
+  }
+
+  getApp(id: string): AppRecord | undefined {
+    return this.apps.get(id);
+  }
+
+  /** The app's tasks that have not ended. */
+  tasksOf(appId: string): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => t.appId === appId);
+  }
+
+  allTasks(): TaskRecord[] {
+    return [...this.tasks.values()];
+  }
+
+  getTask(taskId: string): TaskRecord | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  listDeployments(): Deployment[] {
+    return [...this.deployments.values()].sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  deploymentsOf(appId: string): Deployment[] {
+    return this.listDeployments().filter((d) => d.appId === appId);
+  }
+
+  backoffOf(appId: string): BackoffState | undefined {
+    return this.backoff.get(appId);
+  }
+
+  /** Running and passing every health check (a task without checks is healthy once RUNNING). */
+  isHealthy(task: TaskRecord): boolean {
+    if (task.state !== 'TASK_RUNNING' || task.killing) return false;
+    return task.health.every((h) => h.alive === true);
+  }
+
+  // ---- app changes (the API calls these) ----------------------------------------------------------
+
+  createApp(definition: AppDefinition): { app: AppRecord; deployment: DeploymentResult } {
+    if (this.apps.has(definition.id)) throw new ConflictError(`an app with id '${definition.id}' already exists`);
+    const version = this.isoNow();
+    const app: AppRecord = { definition, version, configVersion: version, lastScalingAt: version };
+    this.setApp(app);
+    this.backoff.delete(definition.id);
+    return { app, deployment: this.startDeployment(definition.id, 'StartApplication', version) };
+  }
+
+  /** PUT: a new definition (creates the app if absent). A scale keeps tasks; any other change replaces them. */
+  updateApp(definition: AppDefinition, force = false): DeploymentResult {
+    const existing = this.apps.get(definition.id);
+    if (!existing) return this.createApp(definition).deployment;
+    this.checkLock(definition.id, force);
+    const version = this.nextVersion(existing.version);
+    const changed = configChanged(existing.definition, definition);
+    const app: AppRecord = {
+      definition,
+      version,
+      configVersion: changed ? version : existing.configVersion,
+      lastScalingAt: changed || existing.definition.instances !== definition.instances ? version : existing.lastScalingAt,
+    };
+    this.setApp(app);
+    if (changed) this.backoff.delete(definition.id);
+    return this.startDeployment(definition.id, changed ? 'RestartApplication' : 'ScaleApplication', version);
+  }
+
+  /** Replaces every task by a new one, as a rolling upgrade. */
+  restartApp(id: string, force = false): DeploymentResult {
+    const existing = this.requireApp(id);
+    this.checkLock(id, force);
+    const version = this.nextVersion(existing.version);
+    this.setApp({ ...existing, version, configVersion: version });
+    return this.startDeployment(id, 'RestartApplication', version);
+  }
+
+  deleteApp(id: string, force = false): DeploymentResult {
+    this.requireApp(id);
+    this.checkLock(id, force);
+    this.apps.delete(id);
+    this.backoff.delete(id);
+    this.wanted.delete(id);
+    this.onChange({ kind: 'app', id, record: undefined });
+    const result = this.startDeployment(id, 'StopApplication', this.isoNow());
+    this.emit('app_terminated_event', { appId: id });
+    return result;
+  }
+
+  // ---- what the master tells us ------------------------------------------------------------------
+
+  /** A status update (or a reconciliation answer). */
+  update(status: MesosTaskStatus): void {
+    const taskId = status.task_id.value;
+    const task = this.tasks.get(taskId);
+    if (!task) {
+      // A task we do not know (launched by a previous leader that died before persisting it, or of a
+      // deleted app): it must not keep running unowned.
+      if (!isTerminal(status.state) && status.agent_id) this.pendingKills.push({ taskId, agentId: status.agent_id.value });
+      return;
+    }
+    const now = this.clock.now();
+    if (status.agent_id) task.agentId = status.agent_id.value;
+    const previous = task.state;
+    task.state = status.state;
+    if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = now;
+    if (previous !== status.state) {
+      this.emit('status_update_event', {
+        slaveId: task.agentId,
+        taskId,
+        taskStatus: status.state,
+        message: status.message ?? '',
+        appId: task.appId,
+        host: task.host,
+        ports: task.ports,
+        version: task.version,
+      });
+    }
+    if (isTerminal(status.state)) {
+      this.tasks.delete(taskId);
+      this.onChange({ kind: 'task', id: taskId, record: undefined });
+      const expected = task.killing !== undefined && task.killing.reason !== 'unhealthy';
+      const app = this.apps.get(task.appId);
+      if (!expected && app) this.backoff.set(app.definition.id, afterFailure(app.definition, this.backoff.get(app.definition.id), now));
+    } else if (previous !== status.state) {
+      this.onChange({ kind: 'task', id: taskId, record: task });
+    }
+  }
+
+  /** One health check result of a task (check `index` of its app). */
+  healthResult(taskId: string, index: number, ok: boolean, cause?: string): void {
+    const task = this.tasks.get(taskId);
+    const app = task ? this.apps.get(task.appId) : undefined;
+    const check = app?.definition.healthChecks[index];
+    if (!task || !app || !check || task.killing) return;
+    const now = this.clock.now();
+    const result = (task.health[index] ??= { consecutiveFailures: 0 });
+    const wasAlive = result.alive;
+    if (ok) {
+      result.consecutiveFailures = 0;
+      result.lastSuccess = now;
+      result.firstSuccess ??= now;
+      result.alive = true;
+    } else {
+      result.lastFailure = now;
+      if (cause !== undefined) result.lastFailureCause = cause;
+      // Failures before the first success within the grace period do not count: the task is starting.
+      const inGrace = result.firstSuccess === undefined && now - (task.startedAt ?? task.stagedAt) < check.gracePeriodSeconds * 1000;
+      if (inGrace) return;
+      result.consecutiveFailures++;
+      result.alive = false;
+    }
+    if (wasAlive !== result.alive) {
+      this.emit('health_status_changed_event', { appId: task.appId, taskId, instanceId: taskId, version: task.version, alive: result.alive });
+    }
+    if (!ok && check.maxConsecutiveFailures > 0 && result.consecutiveFailures >= check.maxConsecutiveFailures) {
+      this.emit('unhealthy_task_kill_event', {
+        appId: task.appId,
+        taskId,
+        version: task.version,
+        reason: result.lastFailureCause ?? 'health check failed',
+        host: task.host,
+        slaveId: task.agentId,
+      });
+      this.kill(task, 'unhealthy');
+    }
+  }
+
+  // ---- decisions ---------------------------------------------------------------------------------
+
+  /**
+   * Plans every app: which tasks to kill now (scale down, upgrade progress, unhealthy, orphans,
+   * unanswered kills), how many launches each app wants, which deployments finished.
+   */
+  tick(): TickResult {
+    this.plan();
+    const kills = dedupe(this.pendingKills);
+    this.pendingKills = [];
+    return { kills, wantsOffers: this.wanted.size > 0 };
+  }
+
+  private plan(): void {
+    const now = this.clock.now();
+    const wanted = new Map<string, number>();
+    for (const app of this.apps.values()) {
+      const plan = this.planApp(app);
+      for (const { task, reason } of plan.kill) this.kill(task, reason);
+      if (plan.launch > 0) wanted.set(app.definition.id, plan.launch);
+      this.resetBackoffIfStable(app, now);
+    }
+    for (const task of this.tasks.values()) {
+      if (!this.apps.has(task.appId) && !task.killing) this.kill(task, 'delete');
+      else if (task.killing && now - task.killing.at >= this.killRetryMs) {
+        task.killing.at = now;
+        this.pendingKills.push({ taskId: task.taskId, agentId: task.agentId });
+      }
+    }
+    this.wanted = wanted;
+    this.finishDeployments();
+  }
+
+  /** Uses offers for the launches apps want (constraints, resources, backoff); declines the rest. */
+  offers(offers: readonly MesosOffer[]): OfferDecision {
+    this.plan();
+    const now = this.clock.now();
+    const decision: OfferDecision = { accept: [], decline: [] };
+    for (const offer of offers) {
+      const tasks = this.useOffer(offer, now);
+      if (tasks.length > 0) decision.accept.push({ offerId: offer.id.value, tasks });
+      else decision.decline.push({ offerId: offer.id.value, refuseSeconds: this.refuseSeconds(now) });
+    }
+    return decision;
+  }
+
+  /** When the next time-driven decision is due (a backoff ending), for the glue's timer; undefined: none. */
+  nextWakeup(): number | undefined {
+    let next: number | undefined;
+    for (const [appId, state] of this.backoff) {
+      if (this.wanted.has(appId) && state.notBefore > this.clock.now()) next = Math.min(next ?? Infinity, state.notBefore);
+    }
+    return next;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private planApp(app: AppRecord): { launch: number; kill: Array<{ task: TaskRecord; reason: KillReason }> } {
+    const def = app.definition;
+    const live = this.tasksOf(def.id).filter((t) => !t.killing);
+    const current = live.filter((t) => t.version === app.configVersion);
+    const old = live.filter((t) => t.version !== app.configVersion);
+    const kill: Array<{ task: TaskRecord; reason: KillReason }> = [];
+    // Unhealthy or not yet running first, then the newest: the ones whose loss costs least.
+    const byExpendability = (a: TaskRecord, b: TaskRecord): number =>
+      Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.stagedAt - a.stagedAt;
+
+    const surplus = current.length - def.instances;
+    if (surplus > 0) for (const task of [...current].sort(byExpendability).slice(0, surplus)) kill.push({ task, reason: 'scale' });
+    const currentKept = Math.min(current.length, def.instances);
+
+    if (old.length === 0) return { launch: Math.max(0, def.instances - currentKept), kill };
+
+    const maxTotal = Math.floor(def.instances * (1 + def.upgradeStrategy.maximumOverCapacity) + 1e-9);
+    const minHealthy = Math.ceil(def.instances * def.upgradeStrategy.minimumHealthCapacity - 1e-9);
+    const liveAfterScale = live.length - kill.length;
+    const launch = Math.max(0, Math.min(def.instances - currentKept, maxTotal - liveAfterScale));
+    let healthy = live.filter((t) => this.isHealthy(t) && !kill.some((k) => k.task === t)).length;
+    for (const task of [...old].sort(byExpendability)) {
+      if (!this.isHealthy(task)) kill.push({ task, reason: 'upgrade' });
+      else if (healthy - 1 >= minHealthy) {
+        kill.push({ task, reason: 'upgrade' });
+        healthy--;
+      }
+    }
+    return { launch, kill };
+  }
+
+  private useOffer(offer: MesosOffer, now: number): MesosTaskInfo[] {
+    let remaining: Resources;
+    try {
+      remaining = fromMesosResources(offer.resources, 'offer.resources');
+    } catch {
+      return [];
+    }
+    const place: Placement = { hostname: offer.hostname, attributes: offerAttributes(offer) };
+    const probeHost = offer.url?.address.ip ?? offer.hostname;
+    const launched: MesosTaskInfo[] = [];
+    for (const [appId, count] of this.wanted) {
+      const app = this.apps.get(appId);
+      const backoff = this.backoff.get(appId);
+      if (!app || (backoff && backoff.notBefore > now)) continue;
+      const def = app.definition;
+      let left = count;
+      while (left > 0) {
+        const need: Resources = { cpus: def.cpus, mem: def.mem, ...(def.disk > 0 ? { disk: def.disk } : {}) };
+        const ports = takePorts(remaining.ports ?? [], def.portDefinitions.length);
+        if (portList(ports).length < def.portDefinitions.length) break;
+        if (ports.length > 0) need.ports = ports;
+        if (!containsResources(remaining, need)) break;
+        const placed = this.tasksOf(appId).filter((t) => !t.killing).map((t) => ({ hostname: t.host, attributes: t.attributes }));
+        if (!satisfiesAll(def.constraints, place, placed)) break;
+        const task: TaskRecord = {
+          taskId: `${appSlug(appId)}.${this.ids.uuid()}`,
+          appId,
+          version: app.configVersion,
+          agentId: offer.agent_id.value,
+          host: offer.hostname,
+          probeHost,
+          attributes: place.attributes,
+          ports: portList(ports),
+          state: 'TASK_STAGING',
+          stagedAt: now,
+          health: def.healthChecks.map(() => ({ consecutiveFailures: 0 })),
+        };
+        this.tasks.set(task.taskId, task);
+        this.onChange({ kind: 'task', id: task.taskId, record: task });
+        launched.push(buildTaskInfo(app, { taskId: task.taskId, agentId: task.agentId, host: task.host, ports: task.ports }));
+        remaining = subtractResources(remaining, need);
+        left--;
+      }
+      if (left > 0) this.wanted.set(appId, left);
+      else this.wanted.delete(appId);
+    }
+    return launched;
+  }
+
+  private refuseSeconds(now: number): number {
+    if (this.wanted.size === 0) return this.idleRefuseSeconds;
+    // Wanted but all backing off: come back when the first backoff ends.
+    let soonest = Infinity;
+    for (const appId of this.wanted.keys()) {
+      const backoff = this.backoff.get(appId);
+      soonest = Math.min(soonest, backoff && backoff.notBefore > now ? backoff.notBefore - now : 0);
+    }
+    return soonest > 0 && Number.isFinite(soonest) ? Math.max(1, Math.ceil(soonest / 1000)) : DEFAULT_REFUSE_SECONDS;
+  }
+
+  private resetBackoffIfStable(app: AppRecord, now: number): void {
+    if (!this.backoff.has(app.definition.id)) return;
+    const stable = this.tasksOf(app.definition.id).some(
+      (t) => this.isHealthy(t) && (app.definition.healthChecks.length > 0 || now - (t.startedAt ?? now) >= this.stableAfterMs),
+    );
+    if (stable) this.backoff.delete(app.definition.id);
+  }
+
+  private kill(task: TaskRecord, reason: KillReason): void {
+    task.killing = { at: this.clock.now(), reason };
+    this.onChange({ kind: 'task', id: task.taskId, record: task });
+    this.pendingKills.push({ taskId: task.taskId, agentId: task.agentId });
+  }
+
+  private startDeployment(appId: string, action: DeploymentAction, version: string): DeploymentResult {
+    for (const old of this.deploymentsOf(appId)) {
+      // Superseded (forced): Marathon reports the old one as failed.
+      this.deployments.delete(old.id);
+      this.onChange({ kind: 'deployment', id: old.id, record: undefined });
+      this.emit('deployment_failed', { id: old.id, plan: this.planView(old), reason: 'superseded by a newer deployment' });
+    }
+    const deployment: Deployment = { id: this.ids.uuid(), appId, action, version, startedAt: this.clock.now() };
+    this.deployments.set(deployment.id, deployment);
+    this.onChange({ kind: 'deployment', id: deployment.id, record: deployment });
+    this.emit('deployment_info', { plan: this.planView(deployment), currentStep: this.planView(deployment).steps[0] });
+    return { deploymentId: deployment.id, version };
+  }
+
+  private finishDeployments(): void {
+    for (const deployment of [...this.deployments.values()]) {
+      if (!this.deploymentDone(deployment)) continue;
+      this.deployments.delete(deployment.id);
+      this.onChange({ kind: 'deployment', id: deployment.id, record: undefined });
+      this.emit('deployment_success', { id: deployment.id, plan: this.planView(deployment) });
+    }
+  }
+
+  private deploymentDone(deployment: Deployment): boolean {
+    const tasks = this.tasksOf(deployment.appId);
+    if (deployment.action === 'StopApplication') return tasks.length === 0;
+    const app = this.apps.get(deployment.appId);
+    if (!app) return true;
+    return (
+      tasks.length === app.definition.instances &&
+      tasks.every((t) => t.version === app.configVersion && !t.killing && this.isHealthy(t))
+    );
+  }
+
+  /** A deployment as Marathon's DeploymentPlan-ish view (GET /v2/deployments). */
+  planView(deployment: Deployment): { id: string; version: string; steps: Array<{ actions: Array<{ action: string; app: string }> }> } {
+    return { id: deployment.id, version: deployment.version, steps: [{ actions: [{ action: deployment.action, app: deployment.appId }] }] };
+  }
+
+  private checkLock(appId: string, force: boolean): void {
+    const running = this.deploymentsOf(appId);
+    if (running.length > 0 && !force) throw new AppLockedError(appId, running.map((d) => d.id));
+  }
+
+  private requireApp(id: string): AppRecord {
+    const app = this.apps.get(id);
+    if (!app) throw new NotFoundError('app', id);
+    return app;
+  }
+
+  private setApp(app: AppRecord): void {
+    this.apps.set(app.definition.id, app);
+    this.onChange({ kind: 'app', id: app.definition.id, record: app });
+  }
+
+  /** Now, but always after `previous`: tasks tell versions apart by it, even two changes in one ms. */
+  private nextVersion(previous: string): string {
+    return new Date(Math.max(this.clock.now(), Date.parse(previous) + 1)).toISOString();
+  }
+
+  private isoNow(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  private emit(eventType: string, fields: Record<string, unknown>): void {
+    this.emitEvent({ eventType, timestamp: this.isoNow(), ...fields });
+  }
+}
+
+/** Mesos offer attributes (TEXT and SCALAR) as strings; Tessera agents send none today. */
+function offerAttributes(offer: MesosOffer): Record<string, string> {
+  const raw = (offer as { attributes?: Array<{ name: string; text?: { value: string }; scalar?: { value: number } }> }).attributes ?? [];
+  const attributes: Record<string, string> = {};
+  for (const a of raw) {
+    if (a.text) attributes[a.name] = a.text.value;
+    else if (a.scalar) attributes[a.name] = String(a.scalar.value);
+  }
+  return attributes;
+}
+
+function dedupe(kills: KillOrder[]): KillOrder[] {
+  const seen = new Set<string>();
+  return kills.filter((k) => (seen.has(k.taskId) ? false : (seen.add(k.taskId), true)));
+}
