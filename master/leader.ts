@@ -147,6 +147,8 @@ export class Leader {
   /** Launched tasks' allocations, by task id (see hold/release/forgetHeldOn). */
   private readonly held = new Map<string, Held>();
   private readonly heldByAgent = new Map<string, Set<string>>();
+  /** KILLs of tasks not known yet while agents are still re-registering: settled when they have. */
+  private deferredKills: Array<{ frameworkId: string; taskId: string }> = [];
   /** Reconciliation questions about tasks on agents that have not re-registered yet, by agent. */
   private readonly deferredReconciles = new Map<string, Array<{ frameworkId: string; taskId: string }>>();
   /** (framework id, the framework's task id) → task_id, for frameworks' calls (see withInternalId). */
@@ -415,6 +417,7 @@ export class Leader {
     }
     this.resetAgentAllocation(result.agent);
     this.answerDeferredReconciles(agentId);
+    this.settleDeferredKills();
     if (this.queue.length > 0) this.allocator.revive(FRAMEWORK_ID);
     if (changed) await this.persist();
     // Offer after this answer is on its way, so the agent usually knows its id before a launch comes.
@@ -913,11 +916,18 @@ export class Leader {
     this.allocator.suppress(frameworkId);
   }
 
-  /** KILL: its own task is killed through its agent; an unknown one is answered TASK_LOST, as Mesos does. */
-  killFrameworkTask(frameworkId: string, taskId: string): void {
+  /**
+   * KILL: its own task is killed through its agent. One not known (yet) while agents are still
+   * re-registering after a failover waits for them — it may be on one of them — and is answered
+   * TASK_LOST only once none is left, as Mesos does.
+   */
+  killFrameworkTask(frameworkId: string, taskId: string, agentId?: string): void {
     const view = this.taskOf(frameworkId, taskId);
     if (!view) {
-      this.reconciliationAnswer(frameworkId, taskId, undefined);
+      const mayBeOnRecovering =
+        agentId !== undefined ? this.agents.get(agentId)?.status === 'recovering' : this.agents.recovering().length > 0;
+      if (mayBeOnRecovering) this.deferredKills.push({ frameworkId, taskId });
+      else this.reconciliationAnswer(frameworkId, taskId, undefined);
       return;
     }
     if (isTerminal(view.state)) return;
@@ -972,6 +982,20 @@ export class Leader {
         continue;
       }
       this.reconciliationAnswer(frameworkId, taskId, view);
+    }
+  }
+
+  /** An agent re-registered or was removed: kills waiting for it are sent, or answered once nobody is left. */
+  private settleDeferredKills(): void {
+    if (this.deferredKills.length === 0) return;
+    const recovering = this.agents.recovering().length > 0;
+    const waiting = this.deferredKills;
+    this.deferredKills = [];
+    for (const kill of waiting) {
+      const view = this.taskOf(kill.frameworkId, kill.taskId);
+      if (view) this.killFrameworkTask(kill.frameworkId, kill.taskId);
+      else if (recovering) this.deferredKills.push(kill);
+      else this.reconciliationAnswer(kill.frameworkId, kill.taskId, undefined);
     }
   }
 
@@ -1251,6 +1275,7 @@ export class Leader {
     const { unreachable, removed } = this.agents.sweep();
     for (const agent of [...unreachable, ...removed]) this.dropAgentAllocation(agent.id);
     for (const agent of removed) this.answerDeferredReconciles(agent.id);
+    if (removed.length > 0) this.settleDeferredKills();
     for (const agent of removed) {
       for (const taskId of [...(this.recordsByAgent.get(agent.id) ?? [])]) {
         this.loseRecord(taskId, agent.id, 'REASON_AGENT_REMOVED', `agent ${agent.id} did not re-register within the timeout and was removed`);

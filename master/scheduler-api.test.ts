@@ -269,4 +269,23 @@ describe('Mesos v1 scheduler API (real master, fake agents)', function () {
     assert.equal(ok.status, 200);
     assert.equal((await ok.next()).type, 'SUBSCRIBED');
   });
+
+  it('holds a KILL of a task on an agent that has not re-registered after a restart, then kills it', async () => {
+    await start();
+    const first = await subscribe(frameworkInfo({ failover_timeout: 60 }));
+    const offer = await nextOffer(first.sub);
+    await call(first.sub, launch(first.frameworkId, offer, 'kept', cpusMem(1, 64)));
+    await nextUpdate(first.sub, 'TASK_RUNNING');
+    first.sub.close();
+    await master.stop();
+    // A new master on the same registry: the agent and the framework are known, the task is not (yet).
+    master = await Master.create({ port: 0, host: '127.0.0.1', workDir, logger: silentLogger, allocationIntervalMs: 100 });
+    (agent as unknown as { options: { masterUrl: string } }).options.masterUrl = master.url;
+    const again = await subscribe(frameworkInfo({ failover_timeout: 60, id: { value: first.frameworkId } }));
+    assert.equal((await call(again.sub, { type: 'KILL', framework_id: { value: first.frameworkId }, kill: { task_id: { value: 'kept' } } })).status, 202);
+    await agent.register(); // it reports the task, so the held KILL goes to it
+    await waitFor('the held kill reached the agent', () => (agent.kills.some((k) => k.taskId === 'kept') ? true : undefined));
+    const killed = await nextUpdate(again.sub, 'TASK_KILLED');
+    assert.equal((killed.task_id as { value: string }).value, 'kept');
+  });
 });

@@ -115,7 +115,7 @@ export class SchedulerService implements SchedulerApi {
   }
 
   kill(frameworkId: string, kill: KillCall['kill']): void {
-    this.options.leader().killFrameworkTask(frameworkId, kill.task_id.value);
+    this.options.leader().killFrameworkTask(frameworkId, kill.task_id.value, kill.agent_id?.value);
   }
 
   acknowledge(frameworkId: string, ack: AcknowledgeCall['acknowledge']): void {
