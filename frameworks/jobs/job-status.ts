@@ -53,6 +53,12 @@ export interface JobStatus {
   /** Dependent jobs: parents must have succeeded after this (creation, or the last trigger). */
   lastTriggeredAt?: number;
   active?: ActiveRun;
+  /**
+   * Scheduled jobs: occurrences (ms, oldest first) that came due while a run was active. Each waits its
+   * turn and is skipped only if it has not started `epsilon` after its time (a slow or retried run, or
+   * one a new leader is still reconciling, must not make later ones miss their window).
+   */
+  waiting?: number[];
   /** Oldest first, at most HISTORY_LIMIT. */
   history: RunRecord[];
   /** Numbers runs: `<name>:<seq>`. */

@@ -60,6 +60,75 @@ describe('jobs engine', () => {
     assert.equal(second.get('a').status.nextDueAt, T0 + 10_000);
   });
 
+  it('failover: a run due while the adopted run is still marked active waits for reconciliation instead of being skipped', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(T0 - 100);
+    const first = await engineAt(store, clock);
+    await first.upsert({ name: 't', command: 'sleep 1', schedule: 'R/2024-01-01T00:00:00Z/PT2S', epsilon: 'PT10S' }, 'scheduled');
+    clock.advance(100);
+    await first.tick();
+    const run = first.launchable()[0]!;
+    await first.markLaunching('t', run.run.runId, 'task-1', 'agent-1');
+    await first.onTaskStatus({ taskId: 'task-1', state: 'TASK_RUNNING' });
+    // The leader dies; the task finishes at T0+1.2 s but only the master hears of it.
+    clock.advance(1500);
+    const second = await engineAt(store, clock);
+    clock.advance(600); // T0+2.1 s: the next run is due while task-1 still looks active
+    await second.tick();
+    assert.deepEqual(second.get('t').status.history.filter((r) => r.outcome === 'skipped'), [], 'not skipped while within epsilon');
+    assert.equal(second.launchable().length, 0, 'waits for the previous run');
+    // Reconciliation answers 630 ms after the takeover.
+    clock.advance(630);
+    await second.onTaskStatus({ taskId: 'task-1', state: 'TASK_FINISHED', reason: 'REASON_RECONCILIATION' });
+    await second.tick();
+    const [next] = second.launchable();
+    assert.equal(next?.run.scheduledFor, T0 + 2000);
+    assert.equal(next?.run.runId, 't:2');
+    assert.equal(second.get('t').status.successCount, 1);
+  });
+
+  it('failover: a task lost before launch is launched again at once and the runs behind it still run within epsilon', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(T0 - 100);
+    const first = await engineAt(store, clock);
+    await first.upsert({ name: 't', command: 'sleep 1', schedule: 'R/2024-01-01T00:00:00Z/PT2S', epsilon: 'PT10S', retries: 0 }, 'scheduled');
+    clock.advance(100);
+    await first.tick();
+    const run = first.launchable()[0]!;
+    // The task id is stored, then the leader dies before its ACCEPT reaches the master.
+    await first.markLaunching('t', run.run.runId, 'task-1', 'agent-1');
+    clock.advance(2500);
+    const second = await engineAt(store, clock);
+    await second.tick();
+    assert.equal(second.launchable().length, 0, 'task-1 is being reconciled, not launched again yet');
+    await second.onTaskStatus({ taskId: 'task-1', state: 'TASK_LOST', reason: 'REASON_RECONCILIATION', message: 'the task is unknown to the master' });
+    const again = second.get('t').status.active;
+    assert.equal(again?.runId, 't:1', 'the same run');
+    assert.equal(again?.attempt, 1, 'not counted as a retry (retries: 0 would fail the run)');
+    assert.equal(second.launchable()[0]?.run.runId, 't:1', 'launchable at once, no backoff');
+    // Relaunched; it runs slowly past two more occurrences.
+    const finished: string[] = [];
+    second.onFinished((f) => finished.push(`${f.record.runId}@${f.record.scheduledFor - T0}`));
+    const runFor = async (taskId: string, ms: number): Promise<void> => {
+      const r = second.launchable()[0]!;
+      assert.ok(await second.markLaunching('t', r.run.runId, taskId, 'agent-1'));
+      await second.onTaskStatus({ taskId, state: 'TASK_RUNNING' });
+      for (let t = 0; t < ms; t += 250) {
+        clock.advance(250);
+        await second.tick();
+      }
+      await second.onTaskStatus({ taskId, state: 'TASK_FINISHED' });
+      await second.tick();
+    };
+    await runFor('task-1b', 3000); // now T0+5.5 s: T0+2 s and T0+4 s wait
+    assert.deepEqual(second.get('t').status.active?.scheduledFor, T0 + 2000);
+    await runFor('task-2', 1000);
+    await runFor('task-3', 1000);
+    assert.deepEqual(finished, ['t:1@0', 't:2@2000', 't:3@4000']);
+    assert.deepEqual(second.get('t').status.history.filter((r) => r.outcome === 'skipped'), [], 'nothing skipped');
+    assert.equal(second.get('t').status.errorCount, 0);
+  });
+
   it('runs a dependent job once both parents succeeded, and rejects bad graphs', async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(T0);

@@ -9,12 +9,13 @@ import {
   systemClock,
   type Clock,
   type Logger,
+  type TaskReason,
   type TaskState,
 } from '../../common/index.js';
 import { checkParents, childrenOf, type JobGraph } from './dependency-graph.js';
 import { epsilonMs, jobSchedule, validateJob, type JobDefinition, type JobKind } from './job-definition.js';
 import { newStatus, type ActiveRun, type JobStatus, type RunRecord } from './job-status.js';
-import { dependencyReady, expireQueued, finishAttempt, isLaunchable, startRun, stepSchedule } from './planner.js';
+import { dependencyReady, expireQueued, finishAttempt, isLaunchable, neverLaunched, startRun, stepSchedule, unlaunchAttempt } from './planner.js';
 import type { RetryPolicyOptions } from './retry-policy.js';
 import { nextOccurrence } from './schedule.js';
 
@@ -112,6 +113,8 @@ export class JobsEngine {
       else if (previous.schedule !== job.schedule || previous.scheduleTimeZone !== job.scheduleTimeZone) {
         status = { ...old, ...this.scheduleStart(job, now) };
         if (status.nextDueAt === undefined) delete status.nextDueAt;
+        // Occurrences of the old schedule waiting their turn are not the new schedule's.
+        delete status.waiting;
       } else status = old;
       await this.options.store.put(`${JOB_PREFIX}${job.name}`, job);
       await this.options.store.put(`${STATUS_PREFIX}${job.name}`, status);
@@ -204,17 +207,13 @@ export class JobsEngine {
     return this.serial(async () => {
       const found = this.findByTask(taskId);
       if (!found || found.status.active?.phase !== 'launching') return;
-      const active: ActiveRun = { ...(found.status.active), phase: found.status.active.attempt > 1 ? 'retry-wait' : 'queued', notBefore: this.clock.now() };
-      delete active.taskId;
-      delete active.agentId;
-      delete active.attemptStartedAt;
-      await this.save(found.name, { ...found.status, active });
+      await this.save(found.name, unlaunchAttempt(found.status, this.clock.now()));
       this.changed();
     });
   }
 
   /** A task status update from the master. Returns false when the task is not one of ours (to kill). */
-  onTaskStatus(update: { taskId: string; state: TaskState; message?: string; agentId?: string }): Promise<boolean> {
+  onTaskStatus(update: { taskId: string; state: TaskState; reason?: TaskReason; message?: string; agentId?: string }): Promise<boolean> {
     return this.serial(async () => {
       const found = this.findByTask(update.taskId);
       if (!found) return false;
@@ -223,6 +222,14 @@ export class JobsEngine {
       const active = status.active as ActiveRun;
       if (!isTerminal(update.state)) {
         if (active.phase !== 'running') await this.save(name, { ...status, active: { ...active, phase: 'running', ...(update.agentId ? { agentId: update.agentId } : {}) } });
+        return true;
+      }
+      if (neverLaunched(active.phase, update.state, update.reason)) {
+        // Its ACCEPT never reached the master (e.g. the leader died right after recording the task id):
+        // launch the same attempt again now rather than back off, so later occurrences keep their window.
+        await this.save(name, unlaunchAttempt(status, this.clock.now()));
+        this.options.logger.info({ job: name, taskId: update.taskId, state: update.state, reason: update.reason }, 'attempt never launched; launching it again');
+        this.changed();
         return true;
       }
       const result = finishAttempt(status, job.retries, update.state, update.message, this.clock.now(), this.options.retry);

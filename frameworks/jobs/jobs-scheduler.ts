@@ -100,6 +100,7 @@ export class JobsScheduler {
     const ours = await this.options.engine.onTaskStatus({
       taskId,
       state: status.state,
+      ...(status.reason === undefined ? {} : { reason: status.reason }),
       ...(status.message === undefined ? {} : { message: status.message }),
       ...(status.agent_id === undefined ? {} : { agentId: status.agent_id.value }),
     });

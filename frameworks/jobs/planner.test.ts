@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { newStatus } from './job-status.js';
-import { dependencyReady, expireQueued, finishAttempt, isLaunchable, stepSchedule } from './planner.js';
+import { dependencyReady, expireQueued, finishAttempt, isLaunchable, neverLaunched, stepSchedule, unlaunchAttempt } from './planner.js';
 import { parseSchedule } from './schedule.js';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');
@@ -41,12 +41,64 @@ describe('planner', () => {
     assert.equal(step.status.nextDueAt, T0 + 86_410_000);
   });
 
-  it('skips an occurrence while the previous run is still in progress', () => {
+  it('lets an occurrence due while the previous run is active wait, and runs it once that run ends within epsilon', () => {
     const busy = stepSchedule('a', { ...newStatus(T0 - 1000), nextDueAt: T0 }, every10s, 5000, T0, false).status;
-    const step = stepSchedule('a', busy, every10s, 5000, T0 + 10_000, false);
+    const running = { ...busy, active: { ...busy.active!, phase: 'running' as const, taskId: 't1' } };
+    const waiting = stepSchedule('a', running, every10s, 5000, T0 + 10_000, false);
+    assert.equal(waiting.due, undefined);
+    assert.deepEqual(waiting.skipped, [], 'not skipped while still within epsilon');
+    assert.deepEqual(waiting.status.waiting, [T0 + 10_000]);
+    assert.equal(waiting.status.nextDueAt, T0 + 20_000);
+    // Still active a little later: keeps waiting.
+    const still = stepSchedule('a', waiting.status, every10s, 5000, T0 + 14_000, false);
+    assert.deepEqual(still.skipped, []);
+    assert.deepEqual(still.status.waiting, [T0 + 10_000]);
+    // The previous run ends 4.5 s after the next one's time: that one starts, launchable until its own epsilon.
+    const done = finishAttempt(still.status, 0, 'TASK_FINISHED', undefined, T0 + 14_500);
+    assert.equal(done?.kind, 'success');
+    const next = stepSchedule('a', done!.status, every10s, 5000, T0 + 14_600, false);
+    assert.equal(next.due, T0 + 10_000);
+    assert.equal(next.status.active?.scheduledFor, T0 + 10_000);
+    assert.equal(next.status.active?.launchBy, T0 + 15_000);
+    assert.equal(next.status.waiting, undefined);
+    assert.deepEqual(next.skipped, []);
+  });
+
+  it('skips a waiting occurrence only once it is epsilon past its time with the previous run still active', () => {
+    const busy = stepSchedule('a', { ...newStatus(T0 - 1000), nextDueAt: T0 }, every10s, 5000, T0, false).status;
+    const waiting = stepSchedule('a', busy, every10s, 5000, T0 + 10_000, false).status;
+    assert.equal(stepSchedule('a', waiting, every10s, 5000, T0 + 15_000, false).skipped.length, 0);
+    const step = stepSchedule('a', waiting, every10s, 5000, T0 + 15_001, false);
     assert.equal(step.due, undefined);
     assert.equal(step.skipped[0]?.scheduledFor, T0 + 10_000);
-    assert.match(step.skipped[0]?.message ?? '', /still in progress/);
+    assert.match(step.skipped[0]?.message ?? '', /not started within epsilon: previous run a:1 still in progress/);
+    assert.equal(step.status.waiting, undefined);
+    assert.equal(step.status.active?.runId, 'a:1');
+  });
+
+  it('runs every occurrence within epsilon in turn, none superseded', () => {
+    // A new leader takes over 12 s late, with epsilon 15 s: T0 and T0+10 s both still count.
+    const step = stepSchedule('a', { ...newStatus(T0 - 1000), nextDueAt: T0 }, every10s, 15_000, T0 + 12_000, false);
+    assert.equal(step.due, T0);
+    assert.deepEqual(step.skipped, []);
+    assert.deepEqual(step.status.waiting, [T0 + 10_000]);
+    const done = finishAttempt({ ...step.status, active: { ...step.status.active!, phase: 'running', taskId: 't' } }, 0, 'TASK_FINISHED', undefined, T0 + 13_000);
+    const second = stepSchedule('a', done!.status, every10s, 15_000, T0 + 13_100, false);
+    assert.equal(second.due, T0 + 10_000);
+    assert.equal(second.status.waiting, undefined);
+  });
+
+  it('puts an attempt whose task never reached an agent back in the queue at once, not counted as a retry', () => {
+    const queued = stepSchedule('a', { ...newStatus(T0 - 1000), nextDueAt: T0 }, every10s, 5000, T0, false).status;
+    const launching = { ...queued, active: { ...queued.active!, phase: 'launching' as const, taskId: 't1', agentId: 'ag', startedAt: T0, attemptStartedAt: T0 } };
+    assert.equal(neverLaunched('launching', 'TASK_LOST', 'REASON_RECONCILIATION'), true);
+    assert.equal(neverLaunched('running', 'TASK_LOST', 'REASON_RECONCILIATION'), false);
+    assert.equal(neverLaunched('launching', 'TASK_FAILED', undefined), false);
+    const back = unlaunchAttempt(launching, T0 + 700);
+    assert.equal(back.active?.phase, 'queued');
+    assert.equal(back.active?.attempt, 1);
+    assert.equal(back.active?.taskId, undefined);
+    assert.equal(isLaunchable(back, T0 + 700), true);
   });
 
   it('runs nothing for a disabled job but keeps time moving', () => {

@@ -1,7 +1,7 @@
 // The pure decisions of the jobs scheduler: which occurrences are due now and which were missed beyond
 // epsilon, whether a dependent job's parents all succeeded since its last run, what a finished attempt
 // leads to. No I/O and no clock: `now` comes in, a new status comes out.
-import type { TaskState } from '../../common/index.js';
+import type { TaskReason, TaskState } from '../../common/index.js';
 import { decideRetry, type RetryPolicyOptions } from './retry-policy.js';
 import { nextOccurrence, type Schedule } from './schedule.js';
 import { withRecord, type ActiveRun, type JobStatus, type RunRecord, type RunTrigger } from './job-status.js';
@@ -16,9 +16,14 @@ export interface ScheduleStep {
   skipped: RunRecord[];
 }
 
+/** At most this many occurrences wait behind an active run; beyond it the oldest are skipped. */
+const MAX_WAITING = 100;
+
 /**
- * Moves a scheduled job's `nextDueAt` past `now`: the latest occurrence within `epsilonMs` becomes a
- * run (unless one is in progress or the job is disabled), older ones are skipped and recorded.
+ * Moves a scheduled job's `nextDueAt` past `now`. Occurrences older than `epsilonMs` are skipped and
+ * recorded; the others wait their turn (`status.waiting`) and the oldest waiting one becomes the active run
+ * as soon as no run is active. A waiting occurrence is skipped only once it is `epsilonMs` past its time
+ * without having started (the previous run still in progress). A disabled job runs and records nothing.
  */
 export function stepSchedule(name: string, status: JobStatus, schedule: Schedule, epsilonMs: number, now: number, disabled: boolean): ScheduleStep {
   let s = status;
@@ -31,7 +36,7 @@ export function stepSchedule(name: string, status: JobStatus, schedule: Schedule
   };
   let next = s.nextDueAt;
   let walked = 0;
-  let due: number | undefined;
+  const dueNow: number[] = [];
   while (next !== undefined && next <= now) {
     if (now - next > epsilonMs) {
       if (++walked > MAX_SKIP_WALK) {
@@ -41,21 +46,36 @@ export function stepSchedule(name: string, status: JobStatus, schedule: Schedule
         continue;
       }
       if (!disabled) skip(next, 'missed by more than epsilon');
-    } else {
-      if (due !== undefined && !disabled) skip(due, 'superseded by a later occurrence within epsilon');
-      due = next;
-    }
+    } else if (!disabled) dueNow.push(next);
     next = nextOccurrence(schedule, next + 1);
   }
   s = { ...s, ...(next === undefined ? { nextDueAt: undefined } : { nextDueAt: next }) };
   if (next === undefined) delete s.nextDueAt;
-  if (due === undefined || disabled) return { status: s, skipped };
-  if (s.active !== undefined) {
-    skip(due, `previous run ${s.active.runId} still in progress`);
-    return { status: s, skipped };
+  if (disabled) return { status: withWaiting(s, []), skipped };
+
+  const busy = s.active === undefined ? '' : `: previous run ${s.active.runId} still in progress`;
+  const waiting: number[] = [];
+  for (const at of [...(s.waiting ?? []), ...dueNow]) {
+    if (now - at > epsilonMs) skip(at, `not started within epsilon${busy}`);
+    else waiting.push(at);
   }
-  s = startRun(name, s, 'schedule', due, due + epsilonMs);
-  return { status: s, due, skipped };
+  while (waiting.length > MAX_WAITING) skip(waiting.shift() as number, `more than ${MAX_WAITING} occurrences waiting${busy}`);
+  let due: number | undefined;
+  if (s.active === undefined && waiting.length > 0) {
+    due = waiting.shift() as number;
+    s = startRun(name, s, 'schedule', due, due + epsilonMs);
+  }
+  s = withWaiting(s, waiting);
+  return due === undefined ? { status: s, skipped } : { status: s, due, skipped };
+}
+
+/** The status with `waiting` set (the field left out when empty, so idle statuses stay unchanged). */
+function withWaiting(status: JobStatus, waiting: number[]): JobStatus {
+  if (waiting.length > 0) return { ...status, waiting };
+  if (status.waiting === undefined) return status;
+  const { waiting: _none, ...rest } = status;
+  void _none;
+  return rest;
 }
 
 /** Queues a new run (persisted before any launch). */
@@ -137,6 +157,29 @@ export function finishAttempt(
     record,
     status: withRecord({ ...rest, errorCount: rest.errorCount + 1, errorsSinceLastSuccess: rest.errorsSinceLastSuccess + 1, lastError: now }, record),
   };
+}
+
+/**
+ * The active attempt never reached an agent (its ACCEPT was lost or refused; the master answers
+ * reconciliation with TASK_LOST, or drops the launch): it goes back to waiting for an offer at once, as
+ * the same attempt — no backoff and no retry used up, since nothing ran.
+ */
+export function unlaunchAttempt(status: JobStatus, now: number): JobStatus {
+  const a = status.active;
+  if (!a || a.phase !== 'launching') return status;
+  const active: ActiveRun = { ...a, phase: a.attempt > 1 ? 'retry-wait' : 'queued', notBefore: now };
+  delete active.taskId;
+  delete active.agentId;
+  delete active.attemptStartedAt;
+  // The first attempt never started, so the run has no start time yet.
+  if (a.attempt === 1) delete active.startedAt;
+  return { ...status, active };
+}
+
+/** Whether a terminal update for an attempt still in `launching` means the task never reached an agent. */
+export function neverLaunched(phase: ActiveRun['phase'], state: TaskState, reason: TaskReason | undefined): boolean {
+  if (phase !== 'launching') return false;
+  return (state === 'TASK_LOST' && reason === 'REASON_RECONCILIATION') || (state === 'TASK_DROPPED' && reason === 'REASON_INVALID_OFFERS');
 }
 
 /** Whether the active run waits for an offer now. */
