@@ -48,6 +48,8 @@ export interface KeeperOptions {
   killRetryMs?: number;
   /** A task RUNNING (and healthy) this long resets its app's backoff (default 10 s). */
   stableAfterMs?: number;
+  /** After (re)subscribing, launch nothing until every known task was reconciled or this long passed (default 5 s). */
+  reconcileTimeoutMs?: number;
 }
 
 export interface KillOrder {
@@ -72,6 +74,8 @@ export interface DeploymentResult {
 }
 
 const DEFAULT_REFUSE_SECONDS = 5;
+/** refuse_seconds while reconciliation is under way: the offers come back soon after it ends. */
+const RECONCILING_REFUSE_SECONDS = 1;
 
 export class Keeper {
   private readonly apps = new Map<string, AppRecord>();
@@ -81,6 +85,15 @@ export class Keeper {
   /** Launches each app still needs, from the last plan. */
   private wanted = new Map<string, number>();
   private pendingKills: KillOrder[] = [];
+  /**
+   * Tasks whose health this leader does not know yet (restored from the store or adopted): they count as
+   * available — 'unknown', not unhealthy — until every check passed or one failed maxConsecutiveFailures
+   * times. A leader that took over must not read "no result yet" as "unhealthy" and kill them all.
+   */
+  private readonly healthUnknown = new Set<string>();
+  /** Known tasks the master has not yet answered a reconciliation for, and until when to wait for them. */
+  private unreconciled = new Set<string>();
+  private reconcileDeadline = 0;
   private readonly clock: Clock;
   private readonly ids: IdSource;
   private readonly emitEvent: (event: ServiceEvent) => void;
@@ -88,6 +101,7 @@ export class Keeper {
   private readonly idleRefuseSeconds: number;
   private readonly killRetryMs: number;
   private readonly stableAfterMs: number;
+  private readonly reconcileTimeoutMs: number;
 
   constructor(options: KeeperOptions) {
     this.clock = options.clock;
@@ -97,12 +111,17 @@ export class Keeper {
     this.idleRefuseSeconds = options.idleRefuseSeconds ?? 120;
     this.killRetryMs = options.killRetryMs ?? 15_000;
     this.stableAfterMs = options.stableAfterMs ?? 10_000;
+    this.reconcileTimeoutMs = options.reconcileTimeoutMs ?? 5_000;
   }
 
   /** Restores what a previous leader persisted (before any offer or update arrives). */
   load(state: { apps: AppRecord[]; tasks: TaskRecord[]; deployments: Deployment[] }): void {
     for (const app of state.apps) this.apps.set(app.definition.id, app);
-    for (const task of state.tasks) this.tasks.set(task.taskId, { ...task, health: task.health.map(() => ({ consecutiveFailures: 0 })) });
+    for (const task of state.tasks) {
+      // Stored health is stale (results are not persisted one by one): start over, as 'unknown'.
+      this.tasks.set(task.taskId, { ...task, health: task.health.map(() => ({ consecutiveFailures: 0 })) });
+      this.healthUnknown.add(task.taskId);
+    }
     for (const deployment of state.deployments) this.deployments.set(deployment.id, deployment);
   }
 
@@ -139,6 +158,34 @@ export class Keeper {
 
   backoffOf(appId: string): BackoffState | undefined {
     return this.backoff.get(appId);
+  }
+
+  /**
+   * Marks every known task as awaiting its reconciliation answer (call when (re)subscribed, before
+   * reconciling): until all are answered or reconcileTimeoutMs passed, offers are declined, so nothing is
+   * launched on a picture of the cluster that may be stale.
+   */
+  beginReconciliation(): void {
+    this.unreconciled = new Set(this.tasks.keys());
+    this.reconcileDeadline = this.clock.now() + this.reconcileTimeoutMs;
+  }
+
+  /** Whether launches wait for reconciliation answers. */
+  get reconciling(): boolean {
+    if (this.unreconciled.size === 0) return false;
+    if (this.clock.now() >= this.reconcileDeadline) {
+      this.unreconciled.clear();
+      return false;
+    }
+    return true;
+  }
+
+  /** Healthy, or RUNNING with a health this leader does not know yet and no check failed for good. */
+  isAvailable(task: TaskRecord): boolean {
+    if (this.isHealthy(task)) return true;
+    if (!this.healthUnknown.has(task.taskId) || task.state !== 'TASK_RUNNING' || task.killing) return false;
+    const checks = this.apps.get(task.appId)?.definition.healthChecks ?? [];
+    return checks.every((check, i) => check.maxConsecutiveFailures <= 0 || (task.health[i]?.consecutiveFailures ?? 0) < check.maxConsecutiveFailures);
   }
 
   /** Running and passing every health check (a task without checks is healthy once RUNNING). */
@@ -202,10 +249,10 @@ export class Keeper {
   /** A status update (or a reconciliation answer). */
   update(status: MesosTaskStatus): void {
     const taskId = status.task_id.value;
-    const task = this.tasks.get(taskId);
+    this.unreconciled.delete(taskId);
+    const task = this.tasks.get(taskId) ?? this.adopt(status);
     if (!task) {
-      // A task we do not know (launched by a previous leader that died before persisting it, or of a
-      // deleted app): it must not keep running unowned.
+      // A task of no app we have (a deleted app's): it must not keep running unowned.
       if (!isTerminal(status.state) && status.agent_id) this.pendingKills.push({ taskId, agentId: status.agent_id.value });
       return;
     }
@@ -228,6 +275,7 @@ export class Keeper {
     }
     if (isTerminal(status.state)) {
       this.tasks.delete(taskId);
+      this.healthUnknown.delete(taskId);
       this.onChange({ kind: 'task', id: taskId, record: undefined });
       const expected = task.killing !== undefined && task.killing.reason !== 'unhealthy';
       const app = this.apps.get(task.appId);
@@ -259,6 +307,9 @@ export class Keeper {
       if (inGrace) return;
       result.consecutiveFailures++;
       result.alive = false;
+    }
+    if (this.healthUnknown.has(taskId) && task.health.length === app.definition.healthChecks.length && task.health.every((h) => h.alive === true)) {
+      this.healthUnknown.delete(taskId);
     }
     if (wasAlive !== result.alive) {
       this.emit('health_status_changed_event', { appId: task.appId, taskId, instanceId: taskId, version: task.version, alive: result.alive });
@@ -314,6 +365,10 @@ export class Keeper {
     this.plan();
     const now = this.clock.now();
     const decision: OfferDecision = { accept: [], decline: [] };
+    if (this.reconciling) {
+      for (const offer of offers) decision.decline.push({ offerId: offer.id.value, refuseSeconds: RECONCILING_REFUSE_SECONDS });
+      return decision;
+    }
     for (const offer of offers) {
       const tasks = this.useOffer(offer, now);
       if (tasks.length > 0) decision.accept.push({ offerId: offer.id.value, tasks });
@@ -322,9 +377,23 @@ export class Keeper {
     return decision;
   }
 
+  /**
+   * Forgets launches the glue could not carry out (the task could not be stored first, or the ACCEPT
+   * failed): the tasks are wanted again at the next offer, without a backoff.
+   */
+  abandonLaunch(taskIds: readonly string[]): void {
+    for (const taskId of taskIds) {
+      const task = this.tasks.get(taskId);
+      if (!task || task.state !== 'TASK_STAGING') continue;
+      this.tasks.delete(taskId);
+      this.healthUnknown.delete(taskId);
+      this.onChange({ kind: 'task', id: taskId, record: undefined });
+    }
+  }
+
   /** When the next time-driven decision is due (a backoff ending), for the glue's timer; undefined: none. */
   nextWakeup(): number | undefined {
-    let next: number | undefined;
+    let next: number | undefined = this.unreconciled.size > 0 ? this.reconcileDeadline : undefined;
     for (const [appId, state] of this.backoff) {
       if (this.wanted.has(appId) && state.notBefore > this.clock.now()) next = Math.min(next ?? Infinity, state.notBefore);
     }
@@ -335,33 +404,72 @@ export class Keeper {
 
   private planApp(app: AppRecord): { launch: number; kill: Array<{ task: TaskRecord; reason: KillReason }> } {
     const def = app.definition;
-    const live = this.tasksOf(def.id).filter((t) => !t.killing);
+    const all = this.tasksOf(def.id);
+    const live = all.filter((t) => !t.killing);
     const current = live.filter((t) => t.version === app.configVersion);
     const old = live.filter((t) => t.version !== app.configVersion);
     const kill: Array<{ task: TaskRecord; reason: KillReason }> = [];
     // Unhealthy or not yet running first, then the newest: the ones whose loss costs least.
     const byExpendability = (a: TaskRecord, b: TaskRecord): number =>
-      Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.stagedAt - a.stagedAt;
+      Number(this.isAvailable(a)) - Number(this.isAvailable(b)) || b.stagedAt - a.stagedAt;
 
     const surplus = current.length - def.instances;
     if (surplus > 0) for (const task of [...current].sort(byExpendability).slice(0, surplus)) kill.push({ task, reason: 'scale' });
     const currentKept = Math.min(current.length, def.instances);
 
-    if (old.length === 0) return { launch: Math.max(0, def.instances - currentKept), kill };
-
+    const missing = Math.max(0, def.instances - currentKept);
     const maxTotal = Math.floor(def.instances * (1 + def.upgradeStrategy.maximumOverCapacity) + 1e-9);
+    // During a deployment, tasks being killed still run until their terminal update: like Marathon, count
+    // them (and the ones killed just now) against the over-capacity limit.
+    const bounded = old.length > 0 || this.deploymentsOf(def.id).length > 0;
+    const launch = bounded ? Math.max(0, Math.min(missing, maxTotal - all.length)) : missing;
+    if (old.length === 0) return { launch, kill };
+
     const minHealthy = Math.ceil(def.instances * def.upgradeStrategy.minimumHealthCapacity - 1e-9);
-    const liveAfterScale = live.length - kill.length;
-    const launch = Math.max(0, Math.min(def.instances - currentKept, maxTotal - liveAfterScale));
-    let healthy = live.filter((t) => this.isHealthy(t) && !kill.some((k) => k.task === t)).length;
+    // Healthy or of unknown health (after a takeover): an old task is killed only while these stay ≥ minHealthy.
+    let available = live.filter((t) => this.isAvailable(t) && !kill.some((k) => k.task === t)).length;
     for (const task of [...old].sort(byExpendability)) {
-      if (!this.isHealthy(task)) kill.push({ task, reason: 'upgrade' });
-      else if (healthy - 1 >= minHealthy) {
+      if (!this.isAvailable(task)) kill.push({ task, reason: 'upgrade' });
+      else if (available - 1 >= minHealthy) {
         kill.push({ task, reason: 'upgrade' });
-        healthy--;
+        available--;
       }
     }
     return { launch, kill };
+  }
+
+  /**
+   * A task the master knows and we do not, whose id says it is one of our apps' (`<slug>.<uuid>`): a
+   * previous leader launched it. It is adopted — counted, of unknown health and version — not killed
+   * as an orphan; as its version is not the app's, the app replaces it like any old task (within
+   * minimumHealthCapacity and maximumOverCapacity).
+   */
+  private adopt(status: MesosTaskStatus): TaskRecord | undefined {
+    const taskId = status.task_id.value;
+    const dot = taskId.lastIndexOf('.');
+    if (isTerminal(status.state) || !status.agent_id || dot <= 0) return undefined;
+    const slug = taskId.slice(0, dot);
+    const app = [...this.apps.values()].find((a) => appSlug(a.definition.id) === slug);
+    if (!app) return undefined;
+    const now = this.clock.now();
+    const task: TaskRecord = {
+      taskId,
+      appId: app.definition.id,
+      version: 'unknown',
+      agentId: status.agent_id.value,
+      host: '',
+      probeHost: '',
+      attributes: {},
+      ports: [],
+      state: status.state,
+      stagedAt: now,
+      ...(status.state === 'TASK_RUNNING' ? { startedAt: now } : {}),
+      health: app.definition.healthChecks.map(() => ({ consecutiveFailures: 0 })),
+    };
+    this.tasks.set(taskId, task);
+    this.healthUnknown.add(taskId);
+    this.onChange({ kind: 'task', id: taskId, record: task });
+    return task;
   }
 
   private useOffer(offer: MesosOffer, now: number): MesosTaskInfo[] {

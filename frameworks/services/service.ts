@@ -79,6 +79,8 @@ interface Leadership {
 export class ServicesFramework {
   private leadership: Leadership | undefined;
   private writes: Promise<void> = Promise.resolve();
+  /** The last queued write of each key, resolving to whether it was stored. */
+  private readonly lastWrite = new Map<string, Promise<boolean>>();
   private transition: Promise<void> = Promise.resolve();
   private unlisten: (() => void) | undefined;
 
@@ -220,6 +222,8 @@ export class ServicesFramework {
 
   private async onSubscribed(leadership: Leadership, frameworkId: string): Promise<void> {
     leadership.offersWanted = undefined;
+    // No launch until the master has told us what of our stored tasks still runs (bounded wait).
+    leadership.keeper.beginReconciliation();
     try {
       await this.instance.store.put(FRAMEWORK_ID_KEY, frameworkId);
       const known = leadership.keeper.allTasks().map((t) => ({ taskId: t.taskId, agentId: t.agentId }));
@@ -235,9 +239,7 @@ export class ServicesFramework {
   private onOffers(leadership: Leadership, offers: MesosOffer[]): void {
     if (leadership.stopped) return;
     const decision = leadership.keeper.offers(offers);
-    for (const { offerId, tasks } of decision.accept) {
-      leadership.client.accept([offerId], tasks).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err), offerId }, 'accept failed'));
-    }
+    for (const { offerId, tasks } of decision.accept) void this.launch(leadership, offerId, tasks);
     // Decline in groups of equal refuse_seconds.
     const groups = new Map<number, string[]>();
     for (const { offerId, refuseSeconds } of decision.decline) groups.set(refuseSeconds, [...(groups.get(refuseSeconds) ?? []), offerId]);
@@ -245,6 +247,34 @@ export class ServicesFramework {
       leadership.client.decline(ids, refuseSeconds).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'decline failed'));
     }
     this.act();
+  }
+
+  /**
+   * Launches only tasks already stored: a leader taking over then knows (and reconciles) every task the
+   * master may run, instead of launching more. A task that could not be stored, or whose ACCEPT failed,
+   * is forgotten and wanted again.
+   */
+  private async launch(leadership: Leadership, offerId: string, tasks: MesosTaskInfo[]): Promise<void> {
+    const { client, keeper } = leadership;
+    const ids = tasks.map((t) => t.task_id.value);
+    const stored = await Promise.all(ids.map((id) => this.lastWrite.get(taskKey(id)) ?? Promise.resolve(true)));
+    if (leadership.stopped) return; // deposed meanwhile: the next leader decides
+    if (!stored.every(Boolean)) {
+      this.options.logger.warn({ offerId, tasks: ids }, 'could not store the tasks; not launching them');
+      keeper.abandonLaunch(ids);
+      client.decline([offerId], 1).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'decline failed'));
+      this.act();
+      return;
+    }
+    try {
+      await client.accept([offerId], tasks);
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err), offerId }, 'accept failed');
+      if (!leadership.stopped) {
+        keeper.abandonLaunch(ids);
+        this.act();
+      }
+    }
   }
 
   private onUpdate(leadership: Leadership, status: MesosTaskStatus): void {
@@ -273,7 +303,8 @@ export class ServicesFramework {
     leadership.health.sync(
       keeper
         .allTasks()
-        .filter((t) => t.state === 'TASK_RUNNING' && !t.killing && !isTerminal(t.state))
+        // An adopted task (probeHost '') has no known address to probe: it stays of unknown health until replaced.
+        .filter((t) => t.state === 'TASK_RUNNING' && !t.killing && !isTerminal(t.state) && t.probeHost !== '')
         .flatMap((t) => {
           const checks = keeper.getApp(t.appId)?.definition.healthChecks ?? [];
           return checks.length === 0 ? [] : [{ taskId: t.taskId, host: t.probeHost, ports: t.ports, checks }];
@@ -292,14 +323,21 @@ export class ServicesFramework {
   private persist(store: StateStore, change: StoreChange): void {
     const key = `${change.kind}s/${encodeURIComponent(change.id)}`;
     const record = change.record === undefined ? undefined : JSON.parse(JSON.stringify(change.record)) as unknown;
-    this.writes = this.writes.then(async () => {
+    const write = this.writes.then(async () => {
       try {
         if (record === undefined) await store.delete(key);
         else await store.put(key, record);
+        return true;
       } catch (err) {
         this.options.logger.error({ err: errorMessage(err), key }, 'could not store a change');
+        return false;
       }
     });
+    this.lastWrite.set(key, write);
+    void write.then(() => {
+      if (this.lastWrite.get(key) === write) this.lastWrite.delete(key);
+    });
+    this.writes = write.then(() => undefined);
   }
 
   // ---- reads for the API -------------------------------------------------------------------------
@@ -335,6 +373,10 @@ export class ServicesFramework {
     ];
     return `${lines.join('\n')}\n`;
   }
+}
+
+function taskKey(taskId: string): string {
+  return `tasks/${encodeURIComponent(taskId)}`;
 }
 
 async function loadAll<T>(store: StateStore, prefix: string): Promise<T[]> {
