@@ -7,6 +7,7 @@
 import {
   AGENT_REREGISTER_JITTER_MS,
   INTERNAL_PATHS,
+  RemoteError,
   errorMessage,
   leaderAddress,
   requestJson,
@@ -25,6 +26,9 @@ import { AgentError } from './errors.js';
 import type { StatusUpdateManager } from './status-updates/index.js';
 
 export type LinkState = 'disconnected' | 'registering' | 'registered';
+
+/** Longest wait between registration attempts while masters answer 503 (an election is under way). */
+const ELECTION_RETRY_MAX_MS = 2000;
 
 export interface MasterLinkOptions {
   /** 'host:port' (or an http:// URL) of the master; ignored when `detector` is given. */
@@ -210,7 +214,11 @@ export class MasterLink {
         await this.registeredAs(response, url);
         return response;
       } catch (err) {
-        const waitMs = backoffDelay(attempt++, { minMs: this.options.retryMinMs, maxMs: this.options.retryMaxMs, random: this.options.random });
+        // 503: a master is taking over (or none is known yet) — that settles within seconds, so
+        // keep asking often instead of backing off towards the long ceiling meant for dead masters.
+        const electing = err instanceof RemoteError && err.status === 503;
+        const maxMs = electing ? Math.min(this.options.retryMaxMs, ELECTION_RETRY_MAX_MS) : this.options.retryMaxMs;
+        const waitMs = backoffDelay(attempt++, { minMs: Math.min(this.options.retryMinMs, maxMs), maxMs, random: this.options.random });
         this.logger.warn({ err: errorMessage(err), retryInMs: waitMs, attempt }, 'registration with the master failed');
         await sleep(waitMs, this.wakeSignal());
       }

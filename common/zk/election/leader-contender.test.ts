@@ -285,16 +285,18 @@ describe('LeaderContender (real ZooKeeper)', function () {
     }
   });
 
-  it('resumes the same term when the link comes back within the session timeout', async () => {
+  it('resumes the same term when the link comes back within the session timeout', async function () {
+    this.timeout(60_000);
     const path = freshPath();
-    // A long session outlives the restart of the server (which keeps sessions in its data dir).
-    const a = await contend(path, 'a', { sessionTimeoutMs: 15_000 });
-    const b = await contend(path, 'b', { sessionTimeoutMs: 15_000 });
+    // A long session outlives the restart of the server (which keeps sessions in its data dir),
+    // however slowly its JVM stops and starts on a busy machine.
+    const a = await contend(path, 'a', { sessionTimeoutMs: 40_000 });
+    const b = await contend(path, 'b', { sessionTimeoutMs: 40_000 });
     const znode = a.contender.znode;
     await server().stop();
     await waitFor('a suspended', () => a.events.some((e) => e.kind === 'suspended'), 6_000, 5);
     await server().restart();
-    await waitFor('a resumed', () => a.events.some((e) => e.kind === 'resumed'), 15_000, 10);
+    await waitFor('a resumed', () => a.events.some((e) => e.kind === 'resumed'), 35_000, 10);
     assert.deepEqual(a.events.map((e) => e.kind), ['elected', 'suspended', 'resumed']);
     assert.equal(a.contender.leading, true);
     assert.equal(a.contender.znode, znode);
