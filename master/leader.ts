@@ -43,7 +43,7 @@ import type { FrameworkDriver } from './frameworks/index.js';
 import { OfferBook, type Offer } from './offers/index.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { buildMasterState, type MasterIdentity, type MasterState } from './operator-state.js';
-import { sumResources, type ScalarResources } from './placement/index.js';
+import { sumResources, type ScalarResources } from './used-resources.js';
 import type { FrameworkRecord, Registry, RegistryState, TaskRecord } from './registry/index.js';
 import { executorFor, validateSubmission } from './submission.js';
 import { TaskStore, masterStatus } from './tasks/index.js';

@@ -2,7 +2,7 @@
 import type { Resources, TaskStatus, TaskView } from '../common/index.js';
 import type { AgentRecord } from './agents/index.js';
 import { FRAMEWORK_ID, FRAMEWORK_NAME, MASTER_VERSION } from './framework.js';
-import type { ScalarResources } from './placement/index.js';
+import type { ScalarResources } from './used-resources.js';
 
 export interface MasterIdentity {
   id: string;
