@@ -19,8 +19,9 @@ import {
   type RegisterResponse,
   type LeaderDetector,
   type MasterInfo,
+  backoffDelay,
 } from '../common/index.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { sleep } from './sleep.js';
 import type { CheckpointStore } from './checkpoint/index.js';
 import { AgentError } from './errors.js';
 import type { StatusUpdateManager } from './status-updates/index.js';

@@ -12,5 +12,6 @@ export * from './http.js';
 export * from './logging.js';
 export * from './atomic-write.js';
 export * from './wait-for.js';
+export * from './backoff.js';
 export * from './zk/index.js';
 export * from './mesos/index.js';

@@ -3,6 +3,7 @@ import {
   addResources,
   containsResources,
   fromMesosResources,
+  intersectResources,
   normalizeRanges,
   portList,
   subtractRanges,
@@ -32,6 +33,12 @@ describe('resources', () => {
     assert.deepEqual(rest, { cpus: 0.2, mem: 512, disk: 100, ports: [{ begin: 31001, end: 31009 }] });
     assert.ok(!containsResources(rest, task), 'port 31000 is gone');
     assert.ok(!containsResources({ cpus: 1, mem: 10 }, { cpus: 1.001, mem: 1 }));
+    assert.deepEqual(intersectResources(agent, { cpus: 1, mem: 512, ports: [{ begin: 31005, end: 31020 }] }), {
+      cpus: 0.3,
+      mem: 512,
+      disk: 0,
+      ports: [{ begin: 31005, end: 31009 }],
+    });
   });
 
   it('round-trips the Mesos JSON encoding and names the bad field', () => {

@@ -111,6 +111,17 @@ export function containsResources(have: Resources, wanted: Resources): boolean {
   );
 }
 
+/** What `a` and `b` have in common: scalar minimums, shared ports. */
+export function intersectResources(a: Resources, b: Resources): Resources {
+  const out: Resources = { cpus: roundScalar(Math.min(a.cpus, b.cpus)), mem: roundScalar(Math.min(a.mem, b.mem)) };
+  if (a.disk !== undefined || b.disk !== undefined) out.disk = roundScalar(Math.min(a.disk ?? 0, b.disk ?? 0));
+  const ap = a.ports ?? [];
+  const bp = b.ports ?? [];
+  const ports = ap.length === 0 || bp.length === 0 ? [] : subtractRanges(ap, subtractRanges(ap, bp));
+  if (ports.length > 0) out.ports = ports;
+  return out;
+}
+
 export function isEmptyResources(r: Resources): boolean {
   return r.cpus <= 0 && r.mem <= 0 && (r.disk ?? 0) <= 0 && (r.ports ?? []).length === 0;
 }

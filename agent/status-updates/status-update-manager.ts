@@ -11,8 +11,8 @@
 //     as Mesos's agent re-sends an unacknowledged update until the framework acknowledges it.
 // The next update goes out while the previous acknowledgement is still being recorded: a crash
 // before that record is durable only means the update is sent once more (deduplicated by uuid).
-import { assertNever, type Logger, type TaskStatus } from '../../common/index.js';
-import { backoffDelay, sleep } from '../backoff.js';
+import { assertNever, backoffDelay, type Logger, type TaskStatus } from '../../common/index.js';
+import { sleep } from '../sleep.js';
 import type { CheckpointStore } from '../checkpoint/index.js';
 import { StatusBatcher, type PostJson, type StatusLink } from './status-batcher.js';
 

@@ -4,6 +4,7 @@
 // Its state is a few fields and one timer, so 10,000 of them fit in one process.
 import {
   AGENT_REREGISTER_JITTER_MS,
+  backoffDelay,
   INTERNAL_PATHS,
   type AgentInfo,
   type HeartbeatResponse,
@@ -44,10 +45,9 @@ export interface SimAgentOptions {
   onFailure: (kind: RegisterFailure) => void;
 }
 
-/** Same formula as the real agent's backoffDelay (agent/backoff.ts is not part of agent's public face). */
-function backoffDelay(attempt: number, timing: SimAgentTiming): number {
-  const base = Math.min(timing.retryMaxMs, timing.retryMinMs * 2 ** Math.min(attempt, 30));
-  return Math.round(base / 2 + (timing.random() * base) / 2);
+/** The real agent's retry delay (common's backoffDelay) with this fleet's timing. */
+function retryDelay(attempt: number, timing: SimAgentTiming): number {
+  return backoffDelay(attempt, { minMs: timing.retryMinMs, maxMs: timing.retryMaxMs, random: timing.random });
 }
 
 export class SimAgent {
@@ -133,7 +133,7 @@ export class SimAgent {
     } catch (err) {
       if (generation !== this.generation) return;
       this.options.onFailure(failureKind(err));
-      this.schedule(backoffDelay(this.attempt++, this.options.timing), () => void this.register());
+      this.schedule(retryDelay(this.attempt++, this.options.timing), () => void this.register());
     }
   }
 

@@ -71,13 +71,13 @@ export function sequenceOf(name: string): number | undefined {
  * (see parseMasterInfo), so Mesos's own tools can read a Tessera leader; `address.ip` stays a string.
  */
 export function serializeMasterInfo(info: MasterInfo): Buffer {
-  const ip = isIP(info.ip) === 4 ? ipv4ToUint32(info.ip) : info.ip;
+  const ip = isIP(info.ip) === 4 ? ipv4ToMesosUint32(info.ip) : info.ip;
   return Buffer.from(JSON.stringify({ ...info, ip }), 'utf8');
 }
 
-function ipv4ToUint32(ip: string): number {
+/** An IPv4 address as Mesos's MasterInfo.ip: network byte order read as a little-endian uint32. */
+export function ipv4ToMesosUint32(ip: string): number {
   const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number);
-  // Network byte order read as a little-endian uint32, as Mesos stores it.
   return (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
 }
 

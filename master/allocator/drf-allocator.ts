@@ -9,10 +9,12 @@
 // framework has filtered is skipped in O(1) (a per-agent count), so a quiet cluster's cycle is ~free.
 import {
   addRanges,
+  addResources,
+  intersectResources,
+  isEmptyResources,
   roundScalar,
-  subtractRanges,
+  subtractResources,
   type Clock,
-  type PortRange,
   type Resources,
 } from '../../common/index.js';
 import { AllocatorError } from './errors.js';
@@ -275,7 +277,7 @@ export class DrfAllocator {
     if (!agent || !held) return;
     const back = intersectResources(resources, held);
     const rest = withDiskOf(subtractResources(held, back), held);
-    if (isNothing(rest)) {
+    if (isEmptyResources(rest)) {
       agent.allocations.delete(frameworkId);
       this.frameworks.get(frameworkId)?.agents.delete(agentId);
     } else {
@@ -486,52 +488,4 @@ function emptyLike(shape: Resources): Resources {
 function withDiskOf(r: Resources, shape: Resources): Resources {
   if (shape.disk !== undefined && r.disk === undefined) r.disk = 0;
   return r;
-}
-
-function isNothing(r: Resources): boolean {
-  return r.cpus <= 0 && r.mem <= 0 && (r.disk ?? 0) <= 0 && (r.ports ?? []).length === 0;
-}
-
-function intersectRanges(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] {
-  if (a.length === 0 || b.length === 0) return [];
-  return subtractRanges(a, subtractRanges(a, b));
-}
-
-/** What `a` and `b` have in common: scalar minimums, shared ports. */
-export function intersectResources(a: Resources, b: Resources): Resources {
-  const out: Resources = { cpus: roundScalar(Math.min(a.cpus, b.cpus)), mem: roundScalar(Math.min(a.mem, b.mem)) };
-  if (a.disk !== undefined || b.disk !== undefined) out.disk = roundScalar(Math.min(a.disk ?? 0, b.disk ?? 0));
-  const ports = intersectRanges(a.ports ?? [], b.ports ?? []);
-  if (ports.length > 0) out.ports = ports;
-  return out;
-}
-
-// common's addResources/subtractResources, minus the range work when there are no ports on one side:
-// the allocator calls these for every offer and every recover, so the hot path must not allocate much.
-
-function addResources(a: Resources, b: Resources): Resources {
-  const sum: Resources = { cpus: roundScalar(a.cpus + b.cpus), mem: roundScalar(a.mem + b.mem) };
-  if (a.disk !== undefined || b.disk !== undefined) sum.disk = roundScalar((a.disk ?? 0) + (b.disk ?? 0));
-  const ap = a.ports;
-  const bp = b.ports;
-  if (ap && ap.length > 0 && bp && bp.length > 0) sum.ports = addRanges(ap, bp);
-  else if (ap && ap.length > 0) sum.ports = copyRanges(ap);
-  else if (bp && bp.length > 0) sum.ports = copyRanges(bp);
-  return sum;
-}
-
-/** `a − b`, never below zero; keeps disk when `a` has it. */
-function subtractResources(a: Resources, b: Resources): Resources {
-  const rest: Resources = { cpus: Math.max(0, roundScalar(a.cpus - b.cpus)), mem: Math.max(0, roundScalar(a.mem - b.mem)) };
-  if (a.disk !== undefined) rest.disk = Math.max(0, roundScalar(a.disk - (b.disk ?? 0)));
-  const ap = a.ports;
-  if (ap && ap.length > 0) {
-    const ports = b.ports && b.ports.length > 0 ? subtractRanges(ap, b.ports) : copyRanges(ap);
-    if (ports.length > 0) rest.ports = ports;
-  }
-  return rest;
-}
-
-function copyRanges(ranges: readonly PortRange[]): PortRange[] {
-  return ranges.map((r) => ({ begin: r.begin, end: r.end }));
 }

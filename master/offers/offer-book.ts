@@ -14,14 +14,14 @@ export interface Offer {
 
 export class OfferBook {
   private readonly offers = new Map<string, Offer>();
-  /** Offer ids by agent: asked on every (re-)registration, thousands per second after a failover. */
+  /** Offer ids by agent (asked on every (re-)registration, thousands per second after a failover) and by framework. */
   private readonly byAgent = new Map<string, Set<string>>();
+  private readonly byFramework = new Map<string, Set<string>>();
 
   add(offer: Offer): void {
     this.offers.set(offer.id, offer);
-    let set = this.byAgent.get(offer.agentId);
-    if (!set) this.byAgent.set(offer.agentId, (set = new Set()));
-    set.add(offer.id);
+    index(this.byAgent, offer.agentId, offer.id);
+    index(this.byFramework, offer.frameworkId, offer.id);
   }
 
   get(offerId: string): Offer | undefined {
@@ -33,18 +33,21 @@ export class OfferBook {
     const offer = this.offers.get(offerId);
     if (!offer) return undefined;
     this.offers.delete(offerId);
-    const set = this.byAgent.get(offer.agentId);
-    set?.delete(offerId);
-    if (set?.size === 0) this.byAgent.delete(offer.agentId);
+    unindex(this.byAgent, offer.agentId, offerId);
+    unindex(this.byFramework, offer.frameworkId, offerId);
     return offer;
   }
 
   forFramework(frameworkId: string): Offer[] {
-    return [...this.offers.values()].filter((o) => o.frameworkId === frameworkId);
+    return this.lookup(this.byFramework.get(frameworkId));
   }
 
   forAgent(agentId: string): Offer[] {
-    return [...(this.byAgent.get(agentId) ?? [])].flatMap((id) => this.offers.get(id) ?? []);
+    return this.lookup(this.byAgent.get(agentId));
+  }
+
+  private lookup(ids: ReadonlySet<string> | undefined): Offer[] {
+    return [...(ids ?? [])].flatMap((id) => this.offers.get(id) ?? []);
   }
 
   /** Offers made before `beforeMs`. */
@@ -55,4 +58,16 @@ export class OfferBook {
   get size(): number {
     return this.offers.size;
   }
+}
+
+function index(map: Map<string, Set<string>>, key: string, offerId: string): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(offerId);
+}
+
+function unindex(map: Map<string, Set<string>>, key: string, offerId: string): void {
+  const set = map.get(key);
+  set?.delete(offerId);
+  if (set?.size === 0) map.delete(key);
 }

@@ -1,5 +1,6 @@
 // Between the Mesos v1 JSON shapes and Tessera's own wire types (common/types.ts).
 import {
+  ipv4ToMesosUint32,
   TesseraError,
   ValidationError,
   compileValidator,
@@ -247,16 +248,11 @@ export function offerToMesos(o: OfferView): MesosOffer {
 export function masterInfoToMesos(info: MasterInfo): MesosMasterInfo {
   return {
     id: info.id,
-    ip: isIP(info.ip) === 4 ? ipv4ToUint32(info.ip) : 0,
+    ip: isIP(info.ip) === 4 ? ipv4ToMesosUint32(info.ip) : 0,
     port: info.port,
     pid: info.pid,
     hostname: info.hostname,
     version: info.version,
     address: { hostname: info.address.hostname, ip: info.address.ip, port: info.address.port },
   };
-}
-
-function ipv4ToUint32(ip: string): number {
-  const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number);
-  return (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
 }

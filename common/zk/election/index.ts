@@ -2,5 +2,3 @@
 export { LeaderContender } from './leader-contender.js';
 export type { LeaderContenderOptions } from './leader-contender.js';
 export type { ElectionEvent, ContenderState } from './election-event.js';
-export { backoffDelay } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';

@@ -15,7 +15,7 @@ import { MASTER_INFO_PREFIX, sequenceOf } from '../master-info.js';
 import { connectZk } from '../node-zk-session.js';
 import type { ZkSession, ZkSessionState } from '../zk-session.js';
 import type { ZkUrl } from '../zk-url.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../../backoff.js';
 import type { ContenderState, ElectionEvent } from './election-event.js';
 
 export interface LeaderContenderOptions {
