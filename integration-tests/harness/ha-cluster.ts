@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { isTerminal, requestJson, type TaskState, type TaskSubmission, type TaskView } from '../../common/index.js';
+import { RemoteError, isTerminal, requestJson, type TaskState, type TaskSubmission, type TaskView } from '../../common/index.js';
 import { TestAgent, type MasterState } from './cluster.js';
 import { Daemon } from './daemon.js';
 import { freePort } from './ports.js';
@@ -158,8 +158,19 @@ export class HaCluster {
     return requestJson<TaskView>(`${this.entry()}/api/v1/tasks`, { body });
   }
 
+  /**
+   * Asked through any master, as a client would. Right after an election a follower may not know
+   * the new leader yet and answers 503 ("retry shortly"): retried, as the contract asks of clients.
+   */
   async task(taskId: string): Promise<TaskView> {
-    return requestJson<TaskView>(`${this.entry()}/api/v1/tasks/${encodeURIComponent(taskId)}`);
+    return waitFor(`task ${taskId} from a master that knows the leader`, async () => {
+      try {
+        return await requestJson<TaskView>(`${this.entry()}/api/v1/tasks/${encodeURIComponent(taskId)}`);
+      } catch (err) {
+        if (err instanceof RemoteError && err.status === 503) return undefined;
+        throw err;
+      }
+    }, 15_000);
   }
 
   async waitForState(taskId: string, states: TaskState[], timeoutMs = 30_000): Promise<TaskView> {
