@@ -7,12 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   LeaderDetector,
+  agentAttributesSchema,
+  compileValidator,
   createLogger,
   errorMessage,
   isTerminal,
   isZkUrl,
   parseZkUrl,
   randomIds,
+  type AgentAttributes,
   type AgentInfo,
   type AgentTaskReport,
   type Logger,
@@ -27,8 +30,10 @@ import { createMetrics, startHttpServer, stateView, type AgentState, type Runnin
 import { MasterLink, masterUrl } from './master-link.js';
 import { recover } from './recovery.js';
 import { detectResources } from './resources.js';
+import { parseHostname } from '../common/index.js';
 import { StatusUpdateManager } from './status-updates/index.js';
 import { TaskManager } from './tasks/index.js';
+import { DockerodeExec } from './health/index.js';
 
 export interface AgentOptions {
   /** Bind address, default '0.0.0.0'. */
@@ -37,6 +42,10 @@ export interface AgentOptions {
   port: number;
   /** Default 127.0.0.1. */
   advertiseIp?: string;
+  /** --hostname: what offers and /master/state show; default os.hostname(). */
+  hostname?: string;
+  /** --attributes "rack:r1;gpus:2" (parseAttributes); sent to the master on every (re-)registration. */
+  attributes?: AgentAttributes;
   /** 'host:port' of the master, or `zk://host:2181/tessera` to follow whichever master leads. */
   master: string;
   /** With a zk:// master: the ZooKeeper session timeout (default 10 s). */
@@ -67,6 +76,8 @@ interface Parts {
   options: AgentOptions;
   logger: Logger;
   advertiseIp: string;
+  hostname: string;
+  attributes: AgentAttributes;
   resources: Resources;
   isolator: Isolator;
   executors: Partial<Record<ExecutorKind, Executor>>;
@@ -86,6 +97,9 @@ export class Agent {
 
   static async create(options: AgentOptions): Promise<Agent> {
     const logger = options.logger ?? createLogger('agent');
+    // Checked here too (not only by the CLI): the master's schema would refuse the registration forever.
+    const hostname = options.hostname === undefined ? os.hostname() : parseHostname(options.hostname);
+    const attributes = validateAttributes(options.attributes ?? {});
     // Fail fast on an unusable master address, or on a ZooKeeper that cannot be reached.
     const zk = isZkUrl(options.master) ? parseZkUrl(options.master) : undefined;
     if (!zk) masterUrl(options.master);
@@ -115,11 +129,21 @@ export class Agent {
       retryMaxMs,
       onAgentUnknown: () => link?.reregister(),
     });
-    const taskManager = new TaskManager({ store, statusUpdates, executors, logger, agentId: () => link?.agentId ?? agentId });
+    const taskManager = new TaskManager({
+      store,
+      statusUpdates,
+      executors,
+      logger,
+      agentId: () => link?.agentId ?? agentId,
+      // Health checks of Docker tasks run through `docker exec`, on the engine the Docker executor uses.
+      health: { isolator, ...(executors.docker ? { containers: new DockerodeExec() } : {}) },
+    });
     const agent = new Agent({
       options,
       logger,
       advertiseIp: options.advertiseIp ?? '127.0.0.1',
+      hostname,
+      attributes,
       resources,
       isolator,
       executors,
@@ -198,20 +222,23 @@ export class Agent {
   }
 
   info(): AgentInfo {
-    return {
-      hostname: os.hostname(),
+    const info: AgentInfo = {
+      hostname: this.parts.hostname,
       ip: this.parts.advertiseIp,
       port: this.port,
       resources: this.parts.resources,
       executors: Object.keys(this.parts.executors),
       isolation: this.parts.isolator.name,
     };
+    if (Object.keys(this.parts.attributes).length > 0) info.attributes = this.parts.attributes;
+    return info;
   }
 
   state(): AgentState {
     return stateView({
       id: this.id,
-      hostname: os.hostname(),
+      hostname: this.parts.hostname,
+      attributes: this.parts.attributes,
       ip: this.parts.advertiseIp,
       port: this.port,
       masterHostname: this.link?.masterHostname,
@@ -258,6 +285,9 @@ export class Agent {
     return this.stopping;
   }
 }
+
+/** Attributes handed in by code rather than parsed from the flag: the same rules as the master's schema. */
+const validateAttributes = compileValidator(agentAttributesSchema, 'attributes');
 
 async function createExecutors(options: AgentOptions, isolator: Isolator, logger: Logger): Promise<Partial<Record<ExecutorKind, Executor>>> {
   const injected = options.executors;

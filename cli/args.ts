@@ -2,7 +2,7 @@
 // throws UsageError with a message fit for a terminal; main.ts turns that into exit code 2.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { ZkError, parseZkUrl, type ZkUrl } from '../common/index.js';
+import { ValidationError, ZkError, parseHostname, parseZkUrl, type ZkUrl } from '../common/index.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_MASTER = '127.0.0.1:5050';
@@ -163,6 +163,16 @@ export function parseIp(raw: string): string {
   const text = raw.trim();
   if (isIP(text) === 0) throw new UsageError(`'${raw}' is not an IP address`);
   return text;
+}
+
+/** `--hostname` of a master or agent (common's rule, as a usage error). */
+export function parseHostnameFlag(raw: string): string {
+  try {
+    return parseHostname(raw);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(`'${raw}': ${err.message}`);
+    throw err;
+  }
 }
 
 /** A bind address: an IP or a host name. */

@@ -13,5 +13,6 @@ export * from './logging.js';
 export * from './atomic-write.js';
 export * from './wait-for.js';
 export * from './backoff.js';
+export * from './hostname.js';
 export * from './zk/index.js';
 export * from './mesos/index.js';

@@ -3,8 +3,10 @@
 import type { JSONSchemaType } from 'ajv';
 import { TASK_REASONS, TASK_STATES } from './task-state.js';
 import type {
+  AgentAttributes,
   AgentInfo,
   AgentTaskReport,
+  HealthCheck,
   CommandInfo,
   ContainerInfo,
   Resources,
@@ -119,6 +121,48 @@ export const containerSchema: JSONSchemaType<ContainerInfo> = {
   then: { required: ['docker'] },
 } as JSONSchemaType<ContainerInfo>;
 
+/** Longest any health check timing may be (a day): beyond it a value is a typo. */
+export const HEALTH_CHECK_MAX_SECONDS = 86_400;
+
+const healthSeconds = { type: 'number', nullable: true, minimum: 0, maximum: HEALTH_CHECK_MAX_SECONDS } as const;
+const probePort = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+
+export const healthCheckSchema: JSONSchemaType<HealthCheck> = {
+  type: 'object',
+  properties: {
+    type: { type: 'string', enum: ['COMMAND', 'HTTP', 'TCP'] },
+    command: { ...commandSchema, nullable: true },
+    http: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        port: probePort,
+        path: { type: 'string', nullable: true, maxLength: 4096 },
+        scheme: { type: 'string', nullable: true, enum: ['http', 'https'] },
+      },
+      required: ['port'],
+      additionalProperties: false,
+    },
+    tcp: { type: 'object', nullable: true, properties: { port: probePort }, required: ['port'], additionalProperties: false },
+    delay_seconds: healthSeconds,
+    interval_seconds: healthSeconds,
+    timeout_seconds: healthSeconds,
+    consecutive_failures: { type: 'integer', nullable: true, minimum: 0, maximum: 1_000_000 },
+    grace_period_seconds: healthSeconds,
+  },
+  required: ['type'],
+  additionalProperties: false,
+  // Each type needs its own sub-message; a COMMAND check needs something to run.
+  allOf: [
+    {
+      if: { properties: { type: { const: 'COMMAND' } } },
+      then: { required: ['command'], properties: { command: { required: ['value'] } } },
+    },
+    { if: { properties: { type: { const: 'HTTP' } } }, then: { required: ['http'] } },
+    { if: { properties: { type: { const: 'TCP' } } }, then: { required: ['tcp'] } },
+  ],
+} as JSONSchemaType<HealthCheck>;
+
 export const taskSubmissionSchema: JSONSchemaType<TaskSubmission> = {
   type: 'object',
   properties: {
@@ -144,6 +188,7 @@ export const taskInfoSchema: JSONSchemaType<TaskInfo> = {
     container: { ...containerSchema, nullable: true },
     kill_grace_period_seconds: { type: 'number', nullable: true, minimum: 0, maximum: 3600 },
     framework_task_id: { type: 'string', nullable: true, pattern: ID_PATTERN },
+    health_check: { ...healthCheckSchema, nullable: true },
   },
   required: ['task_id', 'name', 'agent_id', 'resources'],
   additionalProperties: false,
@@ -170,10 +215,22 @@ export const taskStatusSchema: JSONSchemaType<TaskStatus> = {
       required: [],
       additionalProperties: false,
     },
+    healthy: { type: 'boolean', nullable: true },
   },
   required: ['task_id', 'state', 'source', 'timestamp', 'uuid'],
   additionalProperties: false,
 };
+
+/** Mesos attribute names: no separators of the `--attributes` syntax, no spaces. */
+export const ATTRIBUTE_NAME_PATTERN = '^[A-Za-z0-9_./-]{1,128}$';
+
+export const agentAttributesSchema: JSONSchemaType<AgentAttributes> = {
+  type: 'object',
+  required: [],
+  maxProperties: 128,
+  propertyNames: { type: 'string', pattern: ATTRIBUTE_NAME_PATTERN },
+  additionalProperties: { anyOf: [{ type: 'string', maxLength: 1024 }, { type: 'number' }] },
+} as unknown as JSONSchemaType<AgentAttributes>; // JSONSchemaType cannot express a string|number record.
 
 export const agentInfoSchema: JSONSchemaType<AgentInfo> = {
   type: 'object',
@@ -184,6 +241,7 @@ export const agentInfoSchema: JSONSchemaType<AgentInfo> = {
     resources: resourcesSchema,
     executors: { type: 'array', items: { type: 'string' }, maxItems: 16 },
     isolation: { type: 'string' },
+    attributes: { ...agentAttributesSchema, nullable: true },
   },
   required: ['hostname', 'ip', 'port', 'resources', 'executors', 'isolation'],
   additionalProperties: false,

@@ -83,6 +83,7 @@ export const TASK_REASONS = [
   'REASON_AGENT_UNKNOWN',
   'REASON_RECONCILIATION',
   'REASON_INVALID_OFFERS',
+  'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
 ] as const;
 
 export type TaskReason = (typeof TASK_REASONS)[number];

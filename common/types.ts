@@ -45,6 +45,24 @@ export interface ContainerInfo {
   docker?: DockerInfo;
 }
 
+/**
+ * A health check the agent runs against a running task (Mesos HealthCheck). COMMAND runs `command`
+ * in the task's sandbox and cgroup (`docker exec` for Docker tasks); exit 0 is healthy. HTTP and TCP
+ * probe a port of the task. Seconds are doubles; defaults as Mesos: delay 15, interval 10, timeout 20,
+ * consecutive_failures 3 (0: never kill), grace_period 10.
+ */
+export interface HealthCheck {
+  type: 'COMMAND' | 'HTTP' | 'TCP';
+  command?: CommandInfo;
+  http?: { port: number; path?: string; scheme?: 'http' | 'https' };
+  tcp?: { port: number };
+  delay_seconds?: number;
+  interval_seconds?: number;
+  timeout_seconds?: number;
+  consecutive_failures?: number;
+  grace_period_seconds?: number;
+}
+
 /** A task as the master hands it to an agent. */
 export interface TaskInfo {
   task_id: string;
@@ -61,6 +79,7 @@ export interface TaskInfo {
    * are unique per framework, but agents key tasks by `task_id` alone.
    */
   framework_task_id?: string;
+  health_check?: HealthCheck;
 }
 
 /** Body of `POST /api/v1/tasks`: run one task without writing a framework. */
@@ -84,6 +103,8 @@ export interface TaskStatus {
   /** Identifies this update for acknowledgement. */
   uuid: string;
   container_status?: { container_id?: string; exit_code?: number };
+  /** The task's health check result, once it has one (health updates and every later update). */
+  healthy?: boolean;
 }
 
 /** Per-task isolation metrics (Mesos ResourceStatistics names). */
@@ -124,7 +145,12 @@ export interface AgentInfo {
   executors: string[];
   /** The isolator in force: 'cgroups-v2', 'cgroups-v1', 'posix'. */
   isolation: string;
+  /** `--attributes "rack:r1;gpus:2"`: a number is a Mesos SCALAR attribute, anything else TEXT. */
+  attributes?: AgentAttributes;
 }
+
+/** Agent attributes by name, as Mesos's state.json shows them. */
+export type AgentAttributes = Record<string, string | number>;
 
 /** A task the agent reports on (re-)registration: the task and its latest status. */
 export interface AgentTaskReport {
@@ -151,6 +177,8 @@ export interface TaskView {
   agent?: { id: string; hostname: string; ip: string; port: number };
   /** Seconds since the epoch. */
   submitted_at: number;
+  /** The latest health check result, when the task has a health check that reported. */
+  healthy?: boolean;
 }
 
 /** The error body every API answers 4xx/5xx with. */

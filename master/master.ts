@@ -59,6 +59,8 @@ export interface MasterOptions {
   port: number;
   /** Default: 127.0.0.1 when host is 0.0.0.0 (or ::), else host. */
   advertiseIp?: string;
+  /** --hostname: what MasterInfo and /master/state show; default os.hostname(). */
+  hostname?: string;
   /** Standalone: the registry lives in <workDir>/master/. */
   workDir: string;
   /** With ZooKeeper: contend for leadership, registry under the URL's path. Without: standalone. */
@@ -135,7 +137,7 @@ export class Master implements MasterApi {
     const ip = advertiseIp.includes(':') ? `[${advertiseIp}]` : advertiseIp;
     this.url = `http://${ip}:${port}`;
     this.id = ids.uuid();
-    this.identity = { id: this.id, hostname: osHostname(), ip: advertiseIp, port, startTime: epochSeconds(clock) };
+    this.identity = { id: this.id, hostname: options.hostname ?? osHostname(), ip: advertiseIp, port, startTime: epochSeconds(clock) };
     this.roleValue = options.zk ? 'follower' : 'standalone';
     this.metrics = new MasterMetrics(() => this.metricsSnapshot());
     this.frameworkHeartbeatIntervalMs = options.frameworkHeartbeatIntervalMs ?? 15_000;

@@ -1,5 +1,5 @@
 // GET /master/state in the shape Mesos tooling reads (Mesos field names; extra fields are harmless).
-import type { Resources, TaskStatus, TaskView } from '../common/index.js';
+import type { AgentAttributes, Resources, TaskStatus, TaskView } from '../common/index.js';
 import type { AgentRecord } from './agents/index.js';
 import { FRAMEWORK_ID, FRAMEWORK_NAME, MASTER_VERSION } from './framework.js';
 import type { ScalarResources } from './used-resources.js';
@@ -59,6 +59,8 @@ export interface MasterState {
     reregistered_time?: number;
     executors: string[];
     isolation: string;
+    /** The agent's `--attributes`, name → value (TEXT as a string, SCALAR as a number), as Mesos shows them. */
+    attributes: AgentAttributes;
   }>;
   frameworks: Array<{
     id: string;
@@ -139,6 +141,7 @@ export function buildMasterState(input: {
       ...(agent.reregistered_at === undefined ? {} : { reregistered_time: agent.reregistered_at }),
       executors: agent.info.executors,
       isolation: agent.info.isolation,
+      attributes: agent.info.attributes ?? {},
     })),
     frameworks: frameworkIds([...(input.frameworks ?? []).map((f) => f.id)], placed, input.completedTasks).map((id) => {
       const known = input.frameworks?.find((f) => f.id === id);

@@ -16,6 +16,7 @@ interface Offer {
   agent_id: { value: string };
   hostname: string;
   resources: Array<{ name: string; type: string; scalar?: { value: number }; ranges?: { range: Array<{ begin: number; end: number }> } }>;
+  attributes?: unknown[];
 }
 
 const frameworkInfo = (extra: Json = {}): Json => ({ user: 'root', name: 'test-framework', ...extra });
@@ -33,6 +34,7 @@ describe('Mesos v1 scheduler API (real master, fake agents)', function () {
       masterUrl: master.url,
       resources: { cpus: 4, mem: 4096, disk: 1000, ports: [{ begin: 31000, end: 31009 }] },
       executors: ['command', 'docker'],
+      attributes: { rack: 'r1', gpus: 2 },
     });
     await agent.register();
   }
@@ -98,6 +100,39 @@ describe('Mesos v1 scheduler API (real master, fake agents)', function () {
     await agent?.close();
     await master?.stop();
     await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('offers the agent attributes, shows them in /master/state, carries health_check to the agent and healthy to the framework', async () => {
+    await start();
+    const { sub, frameworkId } = await subscribe();
+    const offer = await nextOffer(sub);
+    assert.deepEqual(offer.attributes, [
+      { name: 'rack', type: 'TEXT', text: { value: 'r1' } },
+      { name: 'gpus', type: 'SCALAR', scalar: { value: 2 } },
+    ]);
+    const state = (await (await fetch(`${master.url}/master/state`)).json()) as { slaves: Array<{ attributes: unknown }> };
+    assert.deepEqual(state.slaves[0]?.attributes, { rack: 'r1', gpus: 2 });
+
+    const health_check = { type: 'COMMAND', command: { value: 'test -f up' }, delay_seconds: 0, interval_seconds: 0.5, consecutive_failures: 2 };
+    const body = launch(frameworkId, offer, 'checked', cpusMem(0.5, 64)) as { accept: { operations: Array<{ launch: { task_infos: Json[] } }> } };
+    const bad = structuredClone(body);
+    Object.assign(bad.accept.operations[0]!.launch.task_infos[0]!, { health_check: { ...health_check, interval_seconds: -1 } });
+    const refused = await call(sub, bad as unknown as Json);
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(refused.body, /accept\.operations\[0\]\.launch\.task_infos\[0\]\.health_check\.interval_seconds/);
+
+    Object.assign(body.accept.operations[0]!.launch.task_infos[0]!, { health_check });
+    const accepted = await call(sub, body as unknown as Json);
+    assert.equal(accepted.status, 202, accepted.body);
+    await waitFor('the agent got the launch', () => (agent.launched.length === 1 ? true : undefined));
+    assert.deepEqual(agent.launched[0]?.health_check, { type: 'COMMAND', command: { value: 'test -f up' }, delay_seconds: 0, interval_seconds: 0.5, consecutive_failures: 2 });
+    await nextUpdate(sub, 'TASK_RUNNING');
+    await agent.sendStatus('checked', 'TASK_RUNNING', { reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', healthy: false });
+    const health = await nextUpdate(sub, 'TASK_RUNNING');
+    assert.equal(health.healthy, false);
+    assert.equal(health.reason, 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED');
+    const view = (await (await fetch(`${master.url}/api/v1/tasks/checked`)).json()) as { healthy?: boolean };
+    assert.equal(view.healthy, false);
   });
 
   it('offers the agent, launches on accept, forwards updates and passes acknowledgements to the agent', async () => {

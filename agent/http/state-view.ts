@@ -1,5 +1,5 @@
 // The agent's GET /state body: Mesos's slave state, trimmed to what Tessera has.
-import { isTerminal, normalizeRanges, type PortRange, type Resources, type TaskState, type TaskStatus } from '../../common/index.js';
+import { isTerminal, normalizeRanges, type AgentAttributes, type PortRange, type Resources, type TaskState, type TaskStatus } from '../../common/index.js';
 import type { TaskRecord } from '../tasks/index.js';
 
 /**
@@ -44,6 +44,8 @@ export interface StateTask {
 export interface AgentState {
   id: string | undefined;
   hostname: string;
+  /** `--attributes`, name → value, as Mesos's /state shows them. */
+  attributes: AgentAttributes;
   /** "slave(1)@ip:port", as Mesos writes it. */
   pid: string;
   master_hostname?: string;
@@ -59,6 +61,7 @@ export interface AgentState {
 export interface StateInputs {
   id: string | undefined;
   hostname: string;
+  attributes: AgentAttributes;
   ip: string;
   port: number;
   masterHostname: string | undefined;
@@ -74,6 +77,7 @@ export function stateView(inputs: StateInputs): AgentState {
   const view: AgentState = {
     id: inputs.id,
     hostname: inputs.hostname,
+    attributes: inputs.attributes,
     pid: `slave(1)@${inputs.ip}:${inputs.port}`,
     registered: inputs.registered,
     resources: stateResources(inputs.resources),

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import {
   ConflictError,
+  assertNever,
   NotFoundError,
   ValidationError,
   assertTransition,
@@ -28,6 +29,7 @@ import type { Executor, ExecutorKind, ExitResult, TaskConfig, TaskHandle } from 
 import type { ContainerLimits } from '../../isolators/index.js';
 import type { CheckpointStore, CheckpointedTask } from '../checkpoint/index.js';
 import type { StatusUpdateManager } from '../status-updates/index.js';
+import { HealthChecker, probeFor, type HealthEvent, type ProbeContext } from '../health/index.js';
 import { finalStatusFor } from './final-status.js';
 
 export const DEFAULT_KILL_GRACE_MS = 3000;
@@ -46,6 +48,12 @@ export interface TaskRecord {
   /** TASK_KILLING was sent and stopTask issued. */
   killing: boolean;
   lastStats: ResourceStatistics | undefined;
+  /** The last health check result sent; carried on every later update. */
+  healthy: boolean | undefined;
+  /** Runs the task's health check while it is RUNNING. */
+  health: HealthChecker | undefined;
+  /** Why the agent itself killed the task (failed health checks), for the final update's message. */
+  killNote: string | undefined;
 }
 
 export interface TaskManagerOptions {
@@ -58,6 +66,8 @@ export interface TaskManagerOptions {
   clock?: Clock;
   ids?: IdSource;
   maxCompletedTasks?: number;
+  /** What health checks need to run; without it tasks' health checks are not run. */
+  health?: ProbeContext;
 }
 
 interface UpdateFields {
@@ -66,6 +76,8 @@ interface UpdateFields {
   source?: StatusSource;
   exitCode?: number;
 }
+
+const HEALTH_REASON: TaskReason = 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED';
 
 export class TaskManager {
   private readonly tasks = new Map<string, TaskRecord>();
@@ -114,6 +126,9 @@ export class TaskManager {
       kill: undefined,
       killing: false,
       lastStats: undefined,
+      healthy: undefined,
+      health: undefined,
+      killNote: undefined,
     };
     // In the map before the first await, so a duplicate arriving meanwhile is refused.
     this.tasks.set(task.task_id, record);
@@ -173,7 +188,7 @@ export class TaskManager {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([...this.cleanups]);
+    await Promise.allSettled([...this.list().map((record) => this.stopHealth(record)), ...this.cleanups]);
   }
 
   private track(cleanup: Promise<void>): Promise<void> {
@@ -198,6 +213,9 @@ export class TaskManager {
       kill: last?.state === 'TASK_KILLING' ? { graceMs: DEFAULT_KILL_GRACE_MS } : undefined,
       killing: last?.state === 'TASK_KILLING',
       lastStats: undefined,
+      healthy: [...checkpoint.updates].reverse().find((u) => u.healthy !== undefined)?.healthy,
+      health: undefined,
+      killNote: undefined,
     };
     this.tasks.set(record.task.task_id, record);
     return record;
@@ -213,6 +231,8 @@ export class TaskManager {
     } else if (record.state === 'TASK_STAGING' || record.state === 'TASK_STARTING') {
       await this.send(record, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR' });
     }
+    // A recovered running task is checked again (from the start: delay, no grace left to speak of).
+    if (record.state === 'TASK_RUNNING') this.startHealth(record);
     void this.watch(record, executor, handle).catch((err: unknown) => this.crashed(record, err));
   }
 
@@ -280,7 +300,10 @@ export class TaskManager {
     await this.options.store.saveHandle(task.task_id, handle);
     if (this.stopped) return;
     if (record.kill) await this.startKill(record);
-    else await this.send(record, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR' });
+    else {
+      await this.send(record, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR' });
+      this.startHealth(record);
+    }
     await this.watch(record, executor, handle);
   }
 
@@ -299,7 +322,10 @@ export class TaskManager {
 
   private async finish(record: TaskRecord, executor: Executor | undefined, exit: ExitResult, note?: string): Promise<void> {
     if (isTerminal(record.state)) return;
-    const final = finalStatusFor(record.task, exit, record.kill !== undefined, note);
+    await this.stopHealth(record);
+    if (isTerminal(record.state)) return;
+    const notes = [record.killNote, note].filter((n): n is string => n !== undefined).join('; ');
+    const final = finalStatusFor(record.task, exit, record.kill !== undefined, notes === '' ? undefined : notes);
     await this.send(record, final.state, {
       reason: final.reason,
       message: final.message,
@@ -325,6 +351,7 @@ export class TaskManager {
     const handle = record.handle;
     if (record.killing || !executor || !handle || isTerminal(record.state)) return;
     record.killing = true;
+    await this.stopHealth(record);
     await this.send(record, 'TASK_KILLING', { source: 'SOURCE_AGENT' });
     if (this.stopped) return;
     const graceMs = record.kill?.graceMs ?? DEFAULT_KILL_GRACE_MS;
@@ -348,10 +375,59 @@ export class TaskManager {
     return { task, agentId, containerId: record.containerId, sandboxDir: record.sandboxDir, limits, env };
   }
 
+  // ---- health checks ----------------------------------------------------------------------------
+
+  private startHealth(record: TaskRecord): void {
+    const check = record.task.health_check;
+    const context = this.options.health;
+    if (!check || !context || !record.handle || record.health || this.stopped) return;
+    const checker = new HealthChecker({
+      taskId: record.task.task_id,
+      check,
+      startedAtMs: record.handle.startedAt,
+      probe: probeFor(check, { task: record.task, kind: record.kind, containerId: record.containerId, sandboxDir: record.sandboxDir, handle: record.handle }, context),
+      onEvent: (event) => this.onHealth(record, event),
+      clock: this.clock,
+      logger: this.logger,
+    });
+    record.health = checker;
+    checker.start();
+  }
+
+  private async stopHealth(record: TaskRecord): Promise<void> {
+    const checker = record.health;
+    if (!checker) return;
+    await checker.stop();
+  }
+
+  private async onHealth(record: TaskRecord, event: HealthEvent): Promise<void> {
+    if (this.stopped || record.state !== 'TASK_RUNNING' || record.kill) return;
+    switch (event.kind) {
+      case 'health':
+        record.healthy = event.healthy;
+        this.logger.info({ taskId: record.task.task_id, healthy: event.healthy, message: event.message }, 'task health changed');
+        await this.send(record, 'TASK_RUNNING', {
+          reason: HEALTH_REASON,
+          message: event.healthy ? 'Task is healthy' : `Task is unhealthy: health check ${event.message}`,
+          source: 'SOURCE_EXECUTOR',
+        });
+        return;
+      case 'kill':
+        this.logger.warn({ taskId: record.task.task_id, message: event.message }, 'killing an unhealthy task');
+        record.killNote = event.message;
+        await this.kill(record.task.task_id);
+        return;
+      default:
+        assertNever(event);
+    }
+  }
+
   /** Checks the transition, records it and hands it to the status update manager (which checkpoints it first). */
   private async send(record: TaskRecord, state: TaskState, fields: UpdateFields): Promise<void> {
     if (this.stopped) return;
-    assertTransition(record.task.task_id, record.state, state);
+    // RUNNING → RUNNING is no transition: it is how a health check result travels.
+    const healthUpdate = state === 'TASK_RUNNING' && record.state === 'TASK_RUNNING' && fields.reason === HEALTH_REASON;
+    if (!healthUpdate) assertTransition(record.task.task_id, record.state, state);
     record.state = state;
     const agentId = this.options.agentId() ?? record.task.agent_id;
     const container_status: NonNullable<TaskStatus['container_status']> = { container_id: record.containerId };
@@ -367,6 +443,7 @@ export class TaskManager {
     };
     if (fields.reason !== undefined) update.reason = fields.reason;
     if (fields.message !== undefined) update.message = fields.message;
+    if (record.healthy !== undefined) update.healthy = record.healthy;
     record.statuses.push(update);
     await this.options.statusUpdates.enqueue(update);
   }

@@ -1,12 +1,14 @@
 // `tessera agent`: an agent that registers with a master, until SIGINT/SIGTERM (its tasks keep running).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { createLogger } from '../../common/index.js';
+import { ValidationError, createLogger } from '../../common/index.js';
+import { UsageError } from '../errors.js';
 import {
   DEFAULT_WORK_DIR,
   parseCgroupsRoot,
   parseDockerMode,
   parseHost,
+  parseHostnameFlag,
   parseIp,
   parseIsolation,
   parseNonNegativeInteger,
@@ -29,6 +31,8 @@ export interface AgentCommandOptions extends MasterFlag {
   isolation: IsolationMode;
   cgroupsRoot: string;
   docker: DockerMode;
+  attributes?: string;
+  hostname?: string;
 }
 
 export function isolationOption(): Option {
@@ -47,6 +51,25 @@ export function reservedMemOption(): Option {
   return new Option('--reserved-mem <mb>', 'memory kept back for the host (default 512)').argParser(flag(parseNonNegativeInteger));
 }
 
+export function attributesOption(): Option {
+  return new Option('--attributes <spec>', 'attributes offers carry, e.g. "rack:r1;zone:eu-1;ssd:true" (numbers are SCALAR)');
+}
+
+export function hostnameOption(): Option {
+  return new Option('--hostname <name>', 'the name offers and /master/state show for this agent (default: the host name)').argParser(flag(parseHostnameFlag));
+}
+
+/** `--attributes` through the agent's own parser, their ValidationError as a usage error. */
+export function parseAgentFlag<T>(flagName: string, parse: (raw: string) => T, raw: string | undefined): T | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parse(raw);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(`${flagName}: ${err.message}`);
+    throw err;
+  }
+}
+
 export function register(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('agent')
@@ -61,13 +84,17 @@ export function register(program: Command, setExitCode: (code: number) => void):
     .addOption(isolationOption())
     .addOption(new Option('--cgroups-root <name>', "cgroup beneath the agent's own").default('tessera').argParser(flag(parseCgroupsRoot)))
     .addOption(dockerOption())
+    .addOption(attributesOption())
+    .addOption(hostnameOption())
     .action(async (options: AgentCommandOptions) => setExitCode(await agent(options)));
 }
 
 export async function agent(options: AgentCommandOptions): Promise<number> {
   // Loaded here, not at the top: client commands (run, ps…) need not load the daemons' dependencies.
-  const { Agent, parseResources } = await import('../../agent/index.js');
+  const { Agent, parseResources, parseAttributes } = await import('../../agent/index.js');
   const resources = parseResourcesFlag(parseResources, options.resources);
+  const attributes = parseAgentFlag('--attributes', parseAttributes, options.attributes);
+  const hostname = options.hostname;
   const logger = createLogger('agent');
   let instance: Awaited<ReturnType<typeof Agent.create>>;
   try {
@@ -84,6 +111,8 @@ export async function agent(options: AgentCommandOptions): Promise<number> {
       ...(options.advertiseIp === undefined ? {} : { advertiseIp: options.advertiseIp }),
       ...(resources === undefined ? {} : { resources }),
       ...(options.reservedMem === undefined ? {} : { reservedMemMb: options.reservedMem }),
+      ...(attributes === undefined ? {} : { attributes }),
+      ...(hostname === undefined ? {} : { hostname }),
     });
   } catch (err) {
     throw startFailure('agent', err);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createLogger } from '../../common/index.js';
 import type { ZkUrl } from '../../common/index.js';
-import { DEFAULT_WORK_DIR, parseDuration, parseHost, parseIp, parsePort, parseWorkDir, parseZkFlag } from '../args.js';
+import { DEFAULT_WORK_DIR, parseDuration, parseHost, parseHostnameFlag, parseIp, parsePort, parseWorkDir, parseZkFlag } from '../args.js';
 import { UsageError } from '../errors.js';
 import { runUntilSignal, startFailure } from '../daemon.js';
 import { flag } from '../options.js';
@@ -13,6 +13,7 @@ export interface MasterCommandOptions {
   host: string;
   port: number;
   advertiseIp?: string;
+  hostname?: string;
   workDir: string;
   agentTimeout: number;
   agentReregisterTimeout: number;
@@ -38,6 +39,7 @@ export function register(program: Command, setExitCode: (code: number) => void):
     .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').argParser(flag(parseHost)))
     .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').default(5050).argParser(flag(parsePort)))
     .addOption(new Option('--advertise-ip <ip>', 'the IP agents and clients reach this master at').argParser(flag(parseIp)))
+    .addOption(new Option('--hostname <name>', 'the name MasterInfo and /master/state show (default: the host name)').argParser(flag(parseHostnameFlag)))
     .addOption(new Option('--work-dir <dir>', 'durable state').default(DEFAULT_WORK_DIR).argParser(flag(parseWorkDir)))
     .addOption(
       new Option('--agent-timeout <duration>', 'an agent silent this long is lost (30s, 500ms, 2m or seconds)')
@@ -102,6 +104,7 @@ export async function master(options: MasterCommandOptions): Promise<number> {
       ...(options.zk === undefined ? {} : { zk: { url: options.zk, sessionTimeoutMs: options.zkSessionTimeout }, onRoleChange: printRole }),
       logger,
       ...(options.advertiseIp === undefined ? {} : { advertiseIp: options.advertiseIp }),
+      ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     });
   } catch (err) {
     throw startFailure('master', err);

@@ -105,6 +105,21 @@ export interface MesosTaskInfo {
   container?: MesosContainerInfo;
   kill_policy?: MesosKillPolicy;
   labels?: MesosLabels;
+  health_check?: MesosHealthCheck;
+}
+
+/** HealthCheck as in mesos.proto; the agent runs it and reports `healthy` in TASK_RUNNING updates. */
+export interface MesosHealthCheck {
+  type: 'COMMAND' | 'HTTP' | 'TCP';
+  command?: MesosCommandInfo;
+  http?: { port: number; path?: string; scheme?: string };
+  tcp?: { port: number };
+  /** Seconds (doubles); Mesos defaults: 15, 10, 20, 3, 10. */
+  delay_seconds?: number;
+  interval_seconds?: number;
+  timeout_seconds?: number;
+  consecutive_failures?: number;
+  grace_period_seconds?: number;
 }
 
 export interface MesosLaunchOperation {
@@ -253,7 +268,13 @@ export interface MesosOffer {
   url?: MesosUrl;
   resources: MesosResource[];
   allocation_info?: { role: string };
+  attributes?: MesosAttribute[];
 }
+
+/** An agent attribute (`--attributes rack:r1;gpus:2`): TEXT, or SCALAR for plain numbers. */
+export type MesosAttribute =
+  | { name: string; type: 'TEXT'; text: { value: string } }
+  | { name: string; type: 'SCALAR'; scalar: { value: number } };
 
 export interface MesosTaskStatus {
   task_id: MesosId;
@@ -267,6 +288,8 @@ export interface MesosTaskStatus {
   /** 16 raw bytes, base64. Absent: the update is not retried and must not be acknowledged. */
   uuid?: string;
   container_status?: { container_id?: MesosId };
+  /** Result of the task's health check, when it has one. */
+  healthy?: boolean;
 }
 
 export type MesosEvent =

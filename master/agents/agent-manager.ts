@@ -277,6 +277,7 @@ function adoptedView(
   if (task.framework_task_id !== undefined) view.framework_task_id = task.framework_task_id;
   if (status.reason !== undefined) view.reason = status.reason;
   if (status.message !== undefined) view.message = status.message;
+  if (status.healthy !== undefined) view.healthy = status.healthy;
   return view;
 }
 
@@ -288,5 +289,9 @@ function sameInfo(a: AgentInfo, b: AgentInfo): boolean {
   const rb = b.resources as unknown as Record<string, unknown>;
   const keys = Object.keys(ra);
   if (keys.length !== Object.keys(rb).length) return false;
-  return keys.every((key) => JSON.stringify(ra[key]) === JSON.stringify(rb[key]));
+  if (!keys.every((key) => JSON.stringify(ra[key]) === JSON.stringify(rb[key]))) return false;
+  const aa = a.attributes ?? {};
+  const ab = b.attributes ?? {};
+  const names = Object.keys(aa);
+  return names.length === Object.keys(ab).length && names.every((name) => aa[name] === ab[name]);
 }

@@ -24,6 +24,7 @@ export class MesosDriver implements FrameworkDriver {
         resources: offer.resources,
         role: this.role,
         ...(agent ? { agentUrl: { ip: agent.ip, port: agent.port } } : {}),
+        ...(agent?.attributes ? { attributes: agent.attributes } : {}),
       });
     });
     this.sink.send(offersEvent(mesos));

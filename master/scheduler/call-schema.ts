@@ -12,6 +12,7 @@ import {
   type MesosDurationInfo,
   type MesosFilters,
   type MesosFrameworkInfo,
+  type MesosHealthCheck,
   type MesosId,
   type MesosKillPolicy,
   type MesosLabels,
@@ -239,6 +240,45 @@ const containerSchema: JSONSchemaType<MesosContainerInfo> = {
   required: ['type'],
 };
 
+/** Longest any health check timing may be (a day), as the agent's launch schema. */
+const MAX_HEALTH_SECONDS = 86_400;
+const healthSeconds = { type: 'number', nullable: true, minimum: 0, maximum: MAX_HEALTH_SECONDS } as const;
+const probePort = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+
+/** HealthCheck (mesos.proto). Seconds are doubles, never negative; each type needs its sub-message. */
+export const healthCheckSchema: JSONSchemaType<MesosHealthCheck> = {
+  type: 'object',
+  properties: {
+    type: { type: 'string', enum: ['COMMAND', 'HTTP', 'TCP'] },
+    command: { ...commandSchema, nullable: true },
+    http: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        port: probePort,
+        path: { type: 'string', nullable: true, maxLength: 4096 },
+        scheme: { type: 'string', nullable: true, enum: ['http', 'https'] },
+      },
+      required: ['port'],
+    },
+    tcp: { type: 'object', nullable: true, properties: { port: probePort }, required: ['port'] },
+    delay_seconds: healthSeconds,
+    interval_seconds: healthSeconds,
+    timeout_seconds: healthSeconds,
+    consecutive_failures: { type: 'integer', nullable: true, minimum: 0, maximum: 1_000_000 },
+    grace_period_seconds: healthSeconds,
+  },
+  required: ['type'],
+  allOf: [
+    {
+      if: { properties: { type: { const: 'COMMAND' } } },
+      then: { required: ['command'], properties: { command: { required: ['value'], properties: { value: { minLength: 1 } } } } },
+    },
+    { if: { properties: { type: { const: 'HTTP' } } }, then: { required: ['http'] } },
+    { if: { properties: { type: { const: 'TCP' } } }, then: { required: ['tcp'] } },
+  ],
+} as JSONSchemaType<MesosHealthCheck>; // if/then is beyond JSONSchemaType; the tests check it.
+
 export const mesosTaskInfoSchema: JSONSchemaType<MesosTaskInfo> = {
   type: 'object',
   properties: {
@@ -250,6 +290,7 @@ export const mesosTaskInfoSchema: JSONSchemaType<MesosTaskInfo> = {
     container: { ...containerSchema, nullable: true },
     kill_policy: { ...killPolicySchema, nullable: true },
     labels: { ...labelsSchema, nullable: true },
+    health_check: { ...healthCheckSchema, nullable: true },
   },
   required: ['name', 'task_id', 'agent_id', 'resources'],
 };

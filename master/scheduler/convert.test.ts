@@ -203,3 +203,26 @@ describe('Mesos conversion', () => {
     assert.equal(info.pid, 'master@127.0.0.1:5050');
   });
 });
+
+describe('health checks and attributes', () => {
+  it('carries health_check into the TaskInfo, and healthy out to the framework', () => {
+    const info = taskInfoFromMesos(
+      mesosTask({ health_check: { type: 'COMMAND', command: { value: 'test -f up', environment: { variables: [{ name: 'A', value: '1' }] } }, interval_seconds: 0.5, consecutive_failures: 0 } }),
+      'fw-1',
+      F,
+    );
+    assert.deepEqual(info.health_check, { type: 'COMMAND', command: { value: 'test -f up', environment: { variables: [{ name: 'A', value: '1' }] } }, interval_seconds: 0.5, consecutive_failures: 0 });
+    const status: TaskStatus = { task_id: 't', state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: 1, uuid: randomUUID(), reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', healthy: true };
+    assert.equal(statusToMesos(status).healthy, true);
+    assert.equal(statusToMesos({ ...status, healthy: undefined } as TaskStatus).healthy, undefined);
+  });
+
+  it('puts agent attributes into offers as TEXT and SCALAR', () => {
+    const offer = offerToMesos({ id: 'o', frameworkId: 'f', agentId: 'a', hostname: 'h', resources: { cpus: 1, mem: 1 }, attributes: { rack: 'r1', n: 2 } });
+    assert.deepEqual(offer.attributes, [
+      { name: 'rack', type: 'TEXT', text: { value: 'r1' } },
+      { name: 'n', type: 'SCALAR', scalar: { value: 2 } },
+    ]);
+    assert.equal(offerToMesos({ id: 'o', frameworkId: 'f', agentId: 'a', hostname: 'h', resources: { cpus: 1, mem: 1 } }).attributes, undefined);
+  });
+});

@@ -1,5 +1,6 @@
 // Between the Mesos v1 JSON shapes and Tessera's own wire types (common/types.ts).
 import {
+  assertNever,
   ipv4ToMesosUint32,
   TesseraError,
   ValidationError,
@@ -7,15 +8,19 @@ import {
   fromMesosResources,
   taskInfoSchema,
   toMesosResources,
+  type AgentAttributes,
   type CommandInfo,
   type ContainerInfo,
+  type HealthCheck,
   type MasterInfo,
   type Resources,
   type TaskInfo,
   type TaskStatus,
   type MesosCommandInfo,
   type MesosContainerInfo,
+  type MesosAttribute,
   type MesosFilters,
+  type MesosHealthCheck,
   type MesosKillPolicy,
   type MesosMasterInfo,
   type MesosOffer,
@@ -70,6 +75,7 @@ export function taskInfoFromMesos(t: MesosTaskInfo, frameworkId: string, field: 
   if (container !== undefined) info.container = container;
   const grace = gracePeriodSeconds(t.kill_policy, at('kill_policy'));
   if (grace !== undefined) info.kill_grace_period_seconds = grace;
+  if (t.health_check !== undefined) info.health_check = healthCheckFromMesos(t.health_check, at('health_check'));
 
   // What the agent's launch schema refuses must fail here, with the Mesos field's name.
   try {
@@ -106,6 +112,40 @@ function commandFromMesos(c: MesosCommandInfo, field: string): CommandInfo {
     command.environment = { variables };
   }
   return command;
+}
+
+/** HealthCheck → Tessera's; the call schema already checked numbers, type and sub-messages. */
+function healthCheckFromMesos(h: MesosHealthCheck, field: string): HealthCheck {
+  const check: HealthCheck = { type: h.type };
+  switch (h.type) {
+    case 'COMMAND':
+      if (h.command === undefined) throw new ValidationError(`${field}.command`, 'is required for a COMMAND health check');
+      check.command = commandFromMesos(h.command, `${field}.command`);
+      if (check.command.value === undefined) throw new ValidationError(`${field}.command.value`, 'is required');
+      break;
+    case 'HTTP': {
+      if (h.http === undefined) throw new ValidationError(`${field}.http`, 'is required for an HTTP health check');
+      const http: NonNullable<HealthCheck['http']> = { port: h.http.port };
+      if (h.http.path !== undefined) http.path = h.http.path;
+      if (h.http.scheme !== undefined) {
+        if (h.http.scheme !== 'http' && h.http.scheme !== 'https') throw new ValidationError(`${field}.http.scheme`, "must be 'http' or 'https'");
+        http.scheme = h.http.scheme;
+      }
+      check.http = http;
+      break;
+    }
+    case 'TCP':
+      if (h.tcp === undefined) throw new ValidationError(`${field}.tcp`, 'is required for a TCP health check');
+      check.tcp = { port: h.tcp.port };
+      break;
+    default:
+      assertNever(h.type);
+  }
+  for (const key of ['delay_seconds', 'interval_seconds', 'timeout_seconds', 'consecutive_failures', 'grace_period_seconds'] as const) {
+    const value = h[key];
+    if (value !== undefined) check[key] = value;
+  }
+  return check;
 }
 
 /** A MESOS container without an image is a plain command task: undefined. */
@@ -211,6 +251,7 @@ export function statusToMesos(status: TaskStatus, options: { withUuid?: boolean 
   // Mesos's ContainerStatus has no exit code; only the container id goes out.
   const containerId = status.container_status?.container_id;
   if (containerId !== undefined) out.container_status = { container_id: { value: containerId } };
+  if (status.healthy !== undefined) out.healthy = status.healthy;
   return out;
 }
 
@@ -226,6 +267,8 @@ export interface OfferView {
   agentUrl?: { ip: string; port: number };
   /** The role the resources are allocated to; '*' when absent. */
   role?: string;
+  /** The agent's `--attributes`. */
+  attributes?: AgentAttributes;
 }
 
 export function offerToMesos(o: OfferView): MesosOffer {
@@ -241,7 +284,15 @@ export function offerToMesos(o: OfferView): MesosOffer {
   if (o.agentUrl !== undefined) {
     offer.url = { scheme: 'http', address: { hostname: o.hostname, ip: o.agentUrl.ip, port: o.agentUrl.port }, path: '/' };
   }
+  if (o.attributes !== undefined && Object.keys(o.attributes).length > 0) offer.attributes = attributesToMesos(o.attributes);
   return offer;
+}
+
+/** Agent attributes as Mesos's Attribute messages: numbers are SCALAR, everything else TEXT. */
+export function attributesToMesos(attributes: AgentAttributes): MesosAttribute[] {
+  return Object.entries(attributes).map(([name, value]): MesosAttribute =>
+    typeof value === 'number' ? { name, type: 'SCALAR', scalar: { value } } : { name, type: 'TEXT', text: { value } },
+  );
 }
 
 /** MasterInfo for SUBSCRIBED: the top-level `ip` as Mesos's uint32 (IPv4 in network order); 0 for IPv6. */

@@ -136,4 +136,31 @@ describe('parseCall', () => {
     assert.deepEqual(frameworkRoles({ user: 'u', name: 'n', role: 'web' }), ['web']);
     assert.deepEqual(frameworkRoles({ user: 'u', name: 'n', roles: ['a', 'b'], capabilities: [{ type: 'MULTI_ROLE' }] }), ['a', 'b']);
   });
+  describe('health_check', () => {
+    const T = 'accept.operations[0].launch.task_infos[0].health_check';
+    const withCheck = (check: unknown): unknown =>
+      withPath(good.ACCEPT, (c) => {
+        const accept = c.accept as unknown as { operations: Array<{ launch: { task_infos: Array<Record<string, unknown>> } }> };
+        accept.operations[0]!.launch.task_infos[0]!.health_check = check;
+      });
+
+    it('accepts COMMAND, HTTP and TCP checks with fractional seconds', () => {
+      for (const check of [
+        { type: 'COMMAND', command: { value: 'true' }, delay_seconds: 0, interval_seconds: 0.5, timeout_seconds: 1.5, consecutive_failures: 3, grace_period_seconds: 0 },
+        { type: 'HTTP', http: { port: 8080, path: '/health' } },
+        { type: 'TCP', tcp: { port: 8080 } },
+      ]) {
+        assert.equal(parseCall(withCheck(check)).type, 'ACCEPT');
+      }
+    });
+
+    it('names the field of a negative number, an unknown type, a COMMAND without command.value', () => {
+      assert.equal(failure(withCheck({ type: 'COMMAND', command: { value: 'true' }, interval_seconds: -1 })).field, `${T}.interval_seconds`);
+      assert.equal(failure(withCheck({ type: 'COMMAND', command: { value: 'true' }, consecutive_failures: 1.5 })).field, `${T}.consecutive_failures`);
+      assert.equal(failure(withCheck({ type: 'GRPC' })).field, `${T}.type`);
+      assert.equal(failure(withCheck({ type: 'COMMAND', command: {} })).field, `${T}.command.value`);
+      assert.equal(failure(withCheck({ type: 'COMMAND' })).field, `${T}.command`);
+      assert.equal(failure(withCheck({ type: 'TCP' })).field, `${T}.tcp`);
+    });
+  });
 });

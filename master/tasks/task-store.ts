@@ -121,8 +121,10 @@ export class TaskStore {
       return { kind: 'superseded', view };
     }
     if (from === to) {
-      // A repeated state with a new uuid (e.g. a re-sent RUNNING after an agent restart) is news, not a bug.
+      // A repeated state with a new uuid (e.g. a re-sent RUNNING after an agent restart, or a health
+      // check result) is news, not a bug.
       view.statuses.push(status);
+      if (status.healthy !== undefined) view.healthy = status.healthy;
       this.onApplied?.(view, status);
       return { kind: 'applied', view, becameTerminal: false };
     }
@@ -137,6 +139,7 @@ export class TaskStore {
     }
     view.state = to;
     view.statuses.push(status);
+    if (status.healthy !== undefined) view.healthy = status.healthy;
     if (status.reason !== undefined) view.reason = status.reason;
     else delete view.reason;
     if (status.message !== undefined) view.message = status.message;

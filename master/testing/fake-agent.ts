@@ -27,6 +27,8 @@ export interface FakeAgentOptions {
   executors?: string[];
   /** States to report right after a launch; default STARTING then RUNNING. */
   onLaunch?: TaskState[];
+  /** --attributes as the agent registers them. */
+  attributes?: AgentInfo['attributes'];
 }
 
 export class FakeAgent {
@@ -70,6 +72,7 @@ export class FakeAgent {
       resources: this.options.resources,
       executors: this.options.executors ?? ['command'],
       isolation: 'posix',
+      ...(this.options.attributes === undefined ? {} : { attributes: this.options.attributes }),
     };
   }
 
@@ -105,7 +108,7 @@ export class FakeAgent {
   async sendStatus(
     taskId: string,
     state: TaskState,
-    extra: { uuid?: string; reason?: TaskReason; message?: string } = {},
+    extra: { uuid?: string; reason?: TaskReason; message?: string; healthy?: boolean } = {},
   ): Promise<{ acknowledged?: string; received?: string }> {
     const known = this.tasks.get(taskId);
     // A launch can arrive before the register answer: the task itself carries the agent id.
@@ -119,6 +122,7 @@ export class FakeAgent {
       uuid: extra.uuid ?? randomUUID(),
       ...(extra.reason === undefined ? {} : { reason: extra.reason }),
       ...(extra.message === undefined ? {} : { message: extra.message }),
+      ...(extra.healthy === undefined ? {} : { healthy: extra.healthy }),
     };
     if (known) known.status = status;
     return requestJson(`${this.options.masterUrl}${INTERNAL_PATHS.status(agentId)}`, {
