@@ -3,7 +3,8 @@
 // ZooKeeper. SIGKILLs the leading framework instance (and, for services, the leading master too) in the
 // middle of work and checks what the takeover must preserve: a rolling upgrade never exceeds its
 // over-capacity and completes; a periodic job runs every scheduled time exactly once. Last, the services
-// framework runs the jobs framework as one of its apps, which subscribes and runs a job.
+// framework runs the jobs framework as one of its apps, which subscribes and runs a job, and a second
+// services framework (its own ZooKeeper path), through which an app is created and runs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -444,6 +445,68 @@ describe('frameworks failover (real ZooKeeper, 3 masters, 2 agents)', function (
     } finally {
       await requestJson(`${fw.url}/v2/apps/jobs-fw?force=true`, { method: 'DELETE' }).catch(() => undefined);
       await waitFor('the jobs framework app gone from the agents', async () => ((await liveAgentTasks(cluster, 'jobs-fw')).length === 0 ? true : undefined), 30_000);
+    }
+  });
+
+  it('services runs a second services framework as an app: it subscribes, and an app created through it runs', async () => {
+    let services = frameworkDaemons.filter((f) => f.daemon.running && f.daemon.name.startsWith('services'));
+    if (services.length === 0) services = [await startFramework('services', '/tessera-services', 'services3')];
+    const { fw: outer, frameworkId: outerId } = await servicesLeader(services);
+    const frameworksNamed = async (name: string): Promise<Array<{ id: string; active: boolean }>> => {
+      const state = await requestJson<{ frameworks: Array<{ id: string; name: string; active: boolean }> }>(`${await cluster.leaderUrl()}/master/state`);
+      return state.frameworks.filter((f) => f.name === name);
+    };
+    // Its own ZooKeeper path (its own election and state) and framework name; its API on the port of its offer.
+    const cmd = [process.execPath, CLI, 'framework', 'services', '--master', cluster.zkUrl, '--zk', cluster.zk.url('/tessera-services-app'),
+      '--name', 'tessera-services-inner', '--port', '$PORT0', '--host', '127.0.0.1', '--advertise-host', '127.0.0.1',
+      '--work-dir', '$MESOS_SANDBOX/services', '--zk-session-timeout', FW_SESSION_TIMEOUT].join(' ');
+    await requestJson(`${outer.url}/v2/apps`, {
+      body: {
+        id: '/services-inner',
+        cmd: `exec ${cmd}`,
+        cpus: 0.5,
+        mem: 256,
+        instances: 1,
+        healthChecks: [{ protocol: 'HTTP', path: '/ping', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 2, timeoutSeconds: 2, maxConsecutiveFailures: 3 }],
+      },
+    });
+    let innerUrl: string | undefined;
+    try {
+      await waitFor('the inner services framework app healthy', async () => {
+        const a = (await requestJson<{ app: AppJson }>(`${outer.url}/v2/apps/services-inner`)).app;
+        return a.deployments.length === 0 && a.tasks.length === 1 && a.tasks.every(healthy) ? a : undefined;
+      }, 45_000);
+      // Found the way a client finds it: the outer instance's task list says where it runs.
+      const { tasks } = await requestJson<{ tasks: TaskJson[] }>(`${outer.url}/v2/apps/services-inner/tasks`);
+      const task = tasks[0];
+      assert.ok(task && tasks.length === 1 && task.ports[0] !== undefined, JSON.stringify(tasks));
+      // The task's host is the agent's hostname; the inner instance listens on loopback (as told).
+      innerUrl = `http://127.0.0.1:${task.ports[0]}`;
+      const url = innerUrl;
+      const info = await waitFor('the inner services instance elected and subscribed', async () => {
+        const i = await requestJson<ServicesInfo>(`${url}/v2/info`, { timeoutMs: 2000 }).catch(() => undefined);
+        return i?.elected && i.frameworkId ? i : undefined;
+      }, 20_000);
+      assert.notEqual(info.frameworkId, outerId, 'a framework of its own');
+      const inner = await frameworksNamed('tessera-services-inner');
+      assert.deepEqual(inner.map((f) => [f.id, f.active]), [[info.frameworkId, true]]);
+
+      await requestJson(`${url}/v2/apps`, { body: { id: '/inner-app', cmd: 'exec sleep 600', cpus: 0.1, mem: 32, instances: 1 } });
+      const innerApp = await waitFor('the app created through the inner instance running', async () => {
+        const a = (await requestJson<{ app: AppJson }>(`${url}/v2/apps/inner-app`)).app;
+        return a.deployments.length === 0 && a.tasks.length === 1 && a.tasks[0]?.state === 'TASK_RUNNING' ? a : undefined;
+      }, 30_000);
+      // Really on an agent, and the master counts it as the inner framework's.
+      assert.deepEqual(await liveAgentTasks(cluster, 'inner-app.'), innerApp.tasks.map((t) => t.id));
+      const state = await requestJson<{ frameworks: Array<{ id: string; tasks: Array<{ id: string; state: string }> }> }>(`${await cluster.leaderUrl()}/master/state`);
+      assert.deepEqual(state.frameworks.find((f) => f.id === info.frameworkId)?.tasks.map((t) => t.id), innerApp.tasks.map((t) => t.id));
+    } finally {
+      if (innerUrl !== undefined) {
+        await requestJson(`${innerUrl}/v2/apps/inner-app?force=true`, { method: 'DELETE' }).catch(() => undefined);
+        await waitFor('the inner app gone from the agents', async () => ((await liveAgentTasks(cluster, 'inner-app.')).length === 0 ? true : undefined), 20_000);
+      }
+      await requestJson(`${outer.url}/v2/apps/services-inner?force=true`, { method: 'DELETE' }).catch(() => undefined);
+      await waitFor('the inner services framework gone from the agents', async () => ((await liveAgentTasks(cluster, 'services-inner')).length === 0 ? true : undefined), 30_000);
     }
   });
 });

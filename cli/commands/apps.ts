@@ -36,9 +36,13 @@ export interface AppSummary {
   backoffUntil?: string;
 }
 
-interface DeploymentSummary {
+export interface DeploymentSummary {
   id: string;
   affectedApps: string[];
+  /** Marathon's step counters (1-based) and the actions of the step under way. */
+  currentStep?: number;
+  totalSteps?: number;
+  currentActions?: Array<{ action: string; app: string }>;
 }
 
 function servicesOption(): Option {
@@ -206,13 +210,14 @@ async function follow(id: string, deploymentId: string, options: AppsFlags, remo
   };
   for (;;) {
     const deployments = await requestJson<DeploymentSummary[]>(`${base}/v2/deployments`).catch((err: unknown) => explain(err, 'following the deployment'));
-    const running = deployments.some((d) => d.id === deploymentId);
+    const current = deployments.find((d) => d.id === deploymentId);
+    const running = current !== undefined;
     let app: AppSummary | undefined;
     if (!removing) {
       app = (await requestJson<{ app: AppSummary }>(`${base}${appPath(id)}`).catch((err: unknown) => explain(err, 'following the deployment'))).app;
-      show(progressLine(app, deploymentId));
+      show(progressLine(app, deploymentId, current));
     } else {
-      show(`deployment ${deploymentId}: stopping ${id}`);
+      show(`deployment ${deploymentId}${stepLabel(current)}: stopping ${id}`);
     }
     if (!running) {
       if (tty) process.stdout.write('\n');
@@ -229,10 +234,17 @@ async function follow(id: string, deploymentId: string, options: AppsFlags, remo
   }
 }
 
-export function progressLine(app: AppSummary, deploymentId: string): string {
+export function progressLine(app: AppSummary, deploymentId: string, deployment?: DeploymentSummary): string {
   const health = (app.healthChecks ?? []).length > 0 ? `, ${app.tasksHealthy} healthy` : '';
   const backoff = app.backoffUntil ? `, backing off until ${app.backoffUntil}` : '';
-  return `deployment ${deploymentId}: ${app.tasksRunning}/${app.instances} running${health}, ${app.tasksStaged} staging${backoff}`;
+  return `deployment ${deploymentId}${stepLabel(deployment)}: ${app.tasksRunning}/${app.instances} running${health}, ${app.tasksStaged} staging${backoff}`;
+}
+
+/** ` (step 1/2 StartApplication)`, or '' for a services framework that does not report steps. */
+export function stepLabel(deployment: DeploymentSummary | undefined): string {
+  if (deployment?.currentStep === undefined || deployment.totalSteps === undefined) return '';
+  const actions = [...new Set((deployment.currentActions ?? []).map((a) => a.action))].join('+');
+  return ` (step ${deployment.currentStep}/${deployment.totalSteps}${actions ? ` ${actions}` : ''})`;
 }
 
 async function readStdin(): Promise<string> {

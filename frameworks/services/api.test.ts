@@ -4,7 +4,8 @@ import { closeHttpServer, listenHttp, silentLogger } from '../../common/index.js
 import { createApi, type ApiBackend } from './api.js';
 import { EventBus } from './event-bus.js';
 import { Keeper } from './keeper.js';
-import { ManualClock } from './testing.js';
+import { parseAppDefinition } from './app-definition.js';
+import { ManualClock, offer, status } from './testing.js';
 
 describe('services API (koa on loopback, keeper in memory)', () => {
   let server: Server;
@@ -55,5 +56,46 @@ describe('services API (koa on loopback, keeper in memory)', () => {
     assert.equal((await fetch(`${base}/v2/apps/nope`)).status, 404);
     assert.equal((await fetch(`${base}/v2/apps/web?force=true`, { method: 'DELETE' })).status, 200);
     assert.equal((await fetch(`${base}/v2/apps/web`)).status, 404);
+  });
+
+  it('kills tasks: one (replaced), one with scale (a deployment), by ids, 404 for unknown', async () => {
+    keeper = new Keeper({ clock: new ManualClock(), emit: (e) => bus.publish(e) });
+    keeper.createApp(parseAppDefinition({ id: 'web', cmd: 'x', instances: 3 }));
+    const ids = (keeper.offers([offer('a1')]).accept[0]?.tasks ?? []).map((t) => t.task_id.value);
+    for (const id of ids) keeper.update(status(id, 'TASK_RUNNING'));
+    keeper.tick();
+    const [t1, t2, t3] = ids;
+    const one = await fetch(`${base}/v2/apps/web/tasks/${t1}`, { method: 'DELETE' });
+    assert.equal(one.status, 200);
+    const oneBody = (await one.json()) as { task: { id: string }; tasks: Array<{ id: string }> };
+    assert.equal(oneBody.task.id, t1);
+    assert.equal(keeper.getApp('/web')?.definition.instances, 3);
+
+    const scaled = await fetch(`${base}/v2/apps/web/tasks/${t2}?scale=true`, { method: 'DELETE' });
+    assert.equal(scaled.status, 200);
+    const deployment = (await scaled.json()) as { deploymentId: string; version: string };
+    assert.ok(deployment.deploymentId && deployment.version);
+    assert.equal(keeper.getApp('/web')?.definition.instances, 2);
+    const { app } = (await (await fetch(`${base}/v2/apps/web`)).json()) as { app: { instances: number } };
+    assert.equal(app.instances, 2);
+
+    const missing = await fetch(`${base}/v2/apps/web/tasks/web.nope`, { method: 'DELETE' });
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: { message: string } }).error.message, /web\.nope/);
+    assert.equal((await fetch(`${base}/v2/apps/nope/tasks`, { method: 'DELETE' })).status, 404);
+    const unknownIds = await fetch(`${base}/v2/tasks/delete`, { method: 'POST', body: JSON.stringify({ ids: ['zzz.1'] }) });
+    assert.equal(unknownIds.status, 404);
+
+    // Locked by the scale deployment: POST /v2/tasks/delete?scale=true needs force.
+    const locked = await fetch(`${base}/v2/tasks/delete?scale=true`, { method: 'POST', body: JSON.stringify({ ids: [t3] }) });
+    assert.equal(locked.status, 409);
+    const byIds = await fetch(`${base}/v2/tasks/delete?scale=true&force=true`, { method: 'POST', body: JSON.stringify({ ids: [t3] }) });
+    assert.equal(byIds.status, 200);
+    assert.ok(((await byIds.json()) as { deploymentId?: string }).deploymentId);
+    assert.equal(keeper.getApp('/web')?.definition.instances, 1);
+
+    const all = await fetch(`${base}/v2/apps/web/tasks`, { method: 'DELETE' });
+    assert.equal(all.status, 200);
+    assert.ok(((await all.json()) as { tasks: unknown[] }).tasks.length >= 1);
   });
 });

@@ -5,7 +5,7 @@ import Koa from 'koa';
 import type { Context } from 'koa';
 import { NotFoundError, ValidationError, errorMiddleware, readJsonBody, type Logger } from '../../common/index.js';
 import { mergeAppUpdate, normalizeAppId, parseAppDefinition } from './app-definition.js';
-import { NotLeaderError } from './errors.js';
+import { AppLockedError, NotLeaderError } from './errors.js';
 import type { EventBus } from './event-bus.js';
 import type { Keeper } from './keeper.js';
 import type { ServiceEvent } from './model.js';
@@ -79,6 +79,11 @@ async function route(ctx: Context, keeper: Keeper, backend: ApiBackend): Promise
     ctx.body = { tasks: keeper.allTasks().map(taskView) };
     return;
   }
+  if (path === '/v2/tasks/delete') {
+    if (ctx.method !== 'POST') return methodNotAllowed(ctx);
+    ctx.body = await killTaskIds(ctx, keeper, backend, force);
+    return;
+  }
   if (path === '/v2/apps') {
     if (ctx.method === 'GET') {
       const embed = [ctx.query.embed].flat().includes('apps.tasks');
@@ -101,7 +106,14 @@ async function route(ctx: Context, keeper: Keeper, backend: ApiBackend): Promise
 
   let rest = path.slice('/v2/apps'.length);
   let sub: 'tasks' | 'restart' | undefined;
-  if (rest.endsWith('/tasks')) {
+  // /v2/apps/{appId}/tasks/{taskId}: task ids hold no '/', app ids may (groups).
+  const taskMatch = /^(.+)\/tasks\/([^/]+)$/.exec(rest);
+  let taskId: string | undefined;
+  if (taskMatch?.[1] !== undefined && taskMatch[2] !== undefined) {
+    sub = 'tasks';
+    rest = taskMatch[1];
+    taskId = decodeURIComponent(taskMatch[2]);
+  } else if (rest.endsWith('/tasks')) {
     sub = 'tasks';
     rest = rest.slice(0, -'/tasks'.length);
   } else if (rest.endsWith('/restart')) {
@@ -112,9 +124,29 @@ async function route(ctx: Context, keeper: Keeper, backend: ApiBackend): Promise
   const existing = keeper.getApp(id);
 
   if (sub === 'tasks') {
-    if (ctx.method !== 'GET') return methodNotAllowed(ctx);
     if (!existing) throw new NotFoundError('app', id);
-    ctx.body = { tasks: keeper.tasksOf(id).map(taskView) };
+    if (ctx.method === 'GET' && taskId === undefined) {
+      ctx.body = { tasks: keeper.tasksOf(id).map(taskView) };
+      return;
+    }
+    if (ctx.method === 'GET' && taskId !== undefined) {
+      const task = keeper.getTask(taskId);
+      if (!task || task.appId !== id) throw new NotFoundError('task', taskId);
+      ctx.body = { task: taskView(task) };
+      return;
+    }
+    if (ctx.method !== 'DELETE') return methodNotAllowed(ctx);
+    const host = typeof ctx.query.host === 'string' && ctx.query.host !== '' ? ctx.query.host : undefined;
+    const { killed, deployment } = keeper.killTasks(
+      id,
+      { ...(taskId === undefined ? {} : { taskIds: [taskId] }), ...(host === undefined ? {} : { host }) },
+      { scale: ctx.query.scale === 'true', force },
+    );
+    await backend.afterChange();
+    // Marathon: the deployment when scaling, else the killed task(s) ({task} for one, {tasks} for all).
+    if (deployment) ctx.body = deployment;
+    else if (taskId !== undefined && killed[0]) ctx.body = { task: taskView(killed[0]), tasks: killed.map(taskView) };
+    else ctx.body = { tasks: killed.map(taskView) };
     return;
   }
   if (sub === 'restart') {
@@ -147,6 +179,42 @@ async function route(ctx: Context, keeper: Keeper, backend: ApiBackend): Promise
     default:
       return methodNotAllowed(ctx);
   }
+}
+
+/**
+ * POST /v2/tasks/delete {"ids": [...]}: kills tasks of any apps; unknown ids are a 404 and kill nothing.
+ * With ?scale=true each app is scaled down by its killed tasks (one deployment per app; the answer names
+ * the first, and all of them in `deploymentIds`).
+ */
+async function killTaskIds(ctx: Context, keeper: Keeper, backend: ApiBackend, force: boolean): Promise<unknown> {
+  const body = await readJsonBody(ctx);
+  const ids = (body as { ids?: unknown } | null)?.ids;
+  if (!Array.isArray(ids) || !ids.every((x): x is string => typeof x === 'string')) throw new ValidationError('ids', 'must be a list of task ids');
+  const byApp = new Map<string, string[]>();
+  for (const taskId of ids) {
+    const task = keeper.getTask(taskId);
+    if (!task) throw new NotFoundError('task', taskId);
+    byApp.set(task.appId, [...(byApp.get(task.appId) ?? []), taskId]);
+  }
+  const scale = ctx.query.scale === 'true';
+  // All or nothing: a locked app refuses before any other app's task is killed.
+  if (scale && !force) {
+    for (const appId of byApp.keys()) {
+      const running = keeper.deploymentsOf(appId);
+      if (running.length > 0) throw new AppLockedError(appId, running.map((d) => d.id));
+    }
+  }
+  const killed: unknown[] = [];
+  const deployments: Array<{ deploymentId: string; version: string }> = [];
+  for (const [appId, taskIds] of byApp) {
+    const result = keeper.killTasks(appId, { taskIds }, { scale, force });
+    killed.push(...result.killed.map(taskView));
+    if (result.deployment) deployments.push(result.deployment);
+  }
+  await backend.afterChange();
+  const first = deployments[0];
+  if (scale && first) return { ...first, deploymentIds: deployments.map((d) => d.deploymentId) };
+  return { tasks: killed };
 }
 
 function methodNotAllowed(ctx: Context): void {

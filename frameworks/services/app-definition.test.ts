@@ -49,7 +49,10 @@ describe('services app definition', () => {
     assert.equal(fieldOf({ id: 'web', cmd: 'x', constraints: [['hostname', 'NEAR']] }), 'constraints[0][1]');
     assert.equal(fieldOf({ id: 'web', cmd: 'x', constraints: [['rack', 'LIKE', '(']] }), 'constraints[0][2]');
     assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ protocol: 'SMTP' }] }), 'healthChecks[0].protocol');
-    assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ protocol: 'COMMAND' }] }), 'healthChecks[0].protocol');
+    assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ protocol: 'COMMAND' }] }), 'healthChecks[0].command.value');
+    assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ protocol: 'HTTP', command: { value: 'true' } }] }), 'healthChecks[0].command');
+    const cmdCheck = { protocol: 'COMMAND', command: { value: 'true' } };
+    assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [cmdCheck, { protocol: 'TCP' }, { ...cmdCheck, protocol: 'MESOS_COMMAND' }] }), 'healthChecks[2]');
     assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ portIndex: 1 }] }), 'healthChecks[0].portIndex');
     assert.equal(fieldOf({ id: 'web', cmd: 'x', healthChecks: [{ intervalSeconds: 0 }] }), 'healthChecks.0.intervalSeconds');
     assert.equal(fieldOf({ id: 'web', cmd: 'x', upgradeStrategy: { minimumHealthCapacity: 1.5 } }), 'upgradeStrategy.minimumHealthCapacity');
@@ -63,5 +66,16 @@ describe('services app definition', () => {
     const a = parseAppDefinition({ id: 'web', cmd: 'x', instances: 1 });
     assert.equal(configChanged(a, parseAppDefinition({ id: 'web', cmd: 'x', instances: 5 })), false);
     assert.equal(configChanged(a, parseAppDefinition({ id: 'web', cmd: 'y', instances: 1 })), true);
+  });
+
+  it('accepts one COMMAND (or MESOS_COMMAND) health check beside HTTP/TCP ones; it needs no port', () => {
+    const app = parseAppDefinition({
+      id: 'web',
+      cmd: 'x',
+      ports: [],
+      healthChecks: [{ protocol: 'MESOS_COMMAND', command: { value: 'test -f /tmp/ok' }, gracePeriodSeconds: 5, intervalSeconds: 2, timeoutSeconds: 1, maxConsecutiveFailures: 2 }],
+    });
+    assert.deepEqual(app.healthChecks[0]?.command, { value: 'test -f /tmp/ok' });
+    assert.equal(app.healthChecks[0]?.protocol, 'MESOS_COMMAND');
   });
 });

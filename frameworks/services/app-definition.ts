@@ -1,14 +1,22 @@
 // Marathon app definitions: the JSON users POST (Marathon field names), its ajv schema, and the
 // normalized form the keeper works with (every default filled in, ids absolute).
 import type { JSONSchemaType } from 'ajv';
-import { ValidationError, compileValidator } from '../../common/index.js';
+import { ValidationError, assertNever, compileValidator } from '../../common/index.js';
 
-export const CONSTRAINT_OPERATORS = ['UNIQUE', 'CLUSTER', 'LIKE', 'UNLIKE', 'MAX_PER'] as const;
+export const CONSTRAINT_OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER'] as const;
 export type ConstraintOperator = (typeof CONSTRAINT_OPERATORS)[number];
 
-/** Protocols the framework itself probes. MESOS_HTTP/MESOS_TCP are run the same way (by the framework). */
-export const HEALTH_PROTOCOLS = ['HTTP', 'TCP', 'MESOS_HTTP', 'MESOS_TCP'] as const;
+/**
+ * Health check protocols. HTTP and TCP (MESOS_HTTP/MESOS_TCP alike) are probed by the framework;
+ * COMMAND (MESOS_COMMAND alike) runs inside the task, by its agent, which reports `healthy` in status updates.
+ */
+export const HEALTH_PROTOCOLS = ['HTTP', 'TCP', 'MESOS_HTTP', 'MESOS_TCP', 'COMMAND', 'MESOS_COMMAND'] as const;
 export type HealthProtocol = (typeof HEALTH_PROTOCOLS)[number];
+
+/** Whether the agent runs this check (a command inside the task) rather than the framework. */
+export function isCommandCheck(check: Pick<HealthCheck, 'protocol'>): boolean {
+  return check.protocol === 'COMMAND' || check.protocol === 'MESOS_COMMAND';
+}
 
 export interface HealthCheckInput {
   protocol?: string;
@@ -75,6 +83,8 @@ export interface HealthCheck {
   /** 0: never kill for failing this check. */
   maxConsecutiveFailures: number;
   ignoreHttp1xx: boolean;
+  /** COMMAND checks: the shell command, run in the task's container; exit 0 is healthy. */
+  command?: { value: string };
 }
 
 export interface Constraint {
@@ -296,6 +306,11 @@ export function parseAppDefinition(body: unknown, idFromPath?: string): AppDefin
   const constraints = (input.constraints ?? []).map((c, i) => parseConstraint(c, `constraints[${i}]`));
 
   const healthChecks = (input.healthChecks ?? []).map((h, i) => parseHealthCheck(h, `healthChecks[${i}]`, portDefinitions.length));
+  // Mesos gives a task one health_check: a second COMMAND check has nowhere to run.
+  const commandChecks = healthChecks.flatMap((h, i) => (isCommandCheck(h) ? [i] : []));
+  if (commandChecks.length > 1) {
+    throw new ValidationError(`healthChecks[${commandChecks[1]}]`, `only one COMMAND health check per app (healthChecks[${commandChecks[0]}] is one already)`);
+  }
 
   const upgradeStrategy = {
     minimumHealthCapacity: input.upgradeStrategy?.minimumHealthCapacity ?? APP_DEFAULTS.minimumHealthCapacity,
@@ -356,21 +371,29 @@ function parseConstraint(raw: string[], where: string): Constraint {
     case 'MAX_PER':
       if (value === undefined || !/^[1-9][0-9]*$/.test(value)) throw new ValidationError(`${where}[2]`, 'MAX_PER needs a positive integer');
       break;
+    case 'GROUP_BY':
+      // The optional value: how many distinct values of the field to spread over.
+      if (value !== undefined && !/^[1-9][0-9]*$/.test(value)) throw new ValidationError(`${where}[2]`, 'GROUP_BY takes an optional positive integer (the number of groups)');
+      break;
+    default:
+      assertNever(op, 'constraint operator');
   }
   return value === undefined ? { field, operator: op } : { field, operator: op, value };
 }
 
 function parseHealthCheck(h: HealthCheckInput, where: string, portCount: number): HealthCheck {
   const protocol = h.protocol ?? 'HTTP';
-  if (protocol === 'COMMAND') {
-    // The framework probes from outside the task; running a command inside it needs executor support we lack.
-    throw new ValidationError(`${where}.protocol`, 'COMMAND health checks are not supported (use HTTP or TCP)');
-  }
   if (!HEALTH_PROTOCOLS.includes(protocol as HealthProtocol)) {
     throw new ValidationError(`${where}.protocol`, `must be one of ${HEALTH_PROTOCOLS.join(', ')}`);
   }
+  const command = isCommandCheck({ protocol: protocol as HealthProtocol });
+  if (command && (h.command === undefined || h.command === null || h.command.value.trim() === '')) {
+    throw new ValidationError(`${where}.command.value`, `is required for a ${protocol} health check (a shell command; exit 0 is healthy)`);
+  }
+  if (!command && h.command) throw new ValidationError(`${where}.command`, `only COMMAND health checks run a command (this one is ${protocol})`);
   const portIndex = h.portIndex ?? 0;
-  if (h.port === undefined && portIndex >= portCount) {
+  // A command check uses no port of the task.
+  if (!command && h.port === undefined && portIndex >= portCount) {
     throw new ValidationError(`${where}.portIndex`, `is ${portIndex} but the app has ${portCount} port(s)`);
   }
   const path = h.path ?? '/';
@@ -386,6 +409,7 @@ function parseHealthCheck(h: HealthCheckInput, where: string, portCount: number)
     ignoreHttp1xx: h.ignoreHttp1xx ?? false,
   };
   if (h.port !== undefined) check.port = h.port;
+  if (command && h.command) check.command = { value: h.command.value };
   if (check.timeoutSeconds > check.intervalSeconds) {
     throw new ValidationError(`${where}.timeoutSeconds`, 'must not be longer than intervalSeconds');
   }

@@ -19,8 +19,14 @@ function fullMatch(pattern: string, value: string): boolean {
   return new RegExp(`^(?:${pattern})$`).test(value);
 }
 
+/** What constraints know beyond the offer and the placed tasks. */
+export interface ConstraintContext {
+  /** How many distinct values of `field` the framework saw recently in offers (GROUP_BY spreads over them). */
+  valuesSeen?: (field: string) => number;
+}
+
 /** Whether one more task of the app may go to `offer`, given where its live tasks are. */
-export function satisfies(constraint: Constraint, offer: Placement, placed: readonly Placement[]): boolean {
+export function satisfies(constraint: Constraint, offer: Placement, placed: readonly Placement[], context: ConstraintContext = {}): boolean {
   const value = fieldValue(offer, constraint.field);
   switch (constraint.operator) {
     case 'UNIQUE':
@@ -32,6 +38,8 @@ export function satisfies(constraint: Constraint, offer: Placement, placed: read
       const first = placed[0];
       return first === undefined || fieldValue(first, constraint.field) === value;
     }
+    case 'GROUP_BY':
+      return value !== undefined && groupByAllows(constraint, value, placed, context);
     case 'LIKE':
       return value !== undefined && fullMatch(constraint.value ?? '', value);
     case 'UNLIKE':
@@ -46,6 +54,26 @@ export function satisfies(constraint: Constraint, offer: Placement, placed: read
   }
 }
 
-export function satisfiesAll(constraints: readonly Constraint[], offer: Placement, placed: readonly Placement[]): boolean {
-  return constraints.every((c) => satisfies(c, offer, placed));
+export function satisfiesAll(constraints: readonly Constraint[], offer: Placement, placed: readonly Placement[], context: ConstraintContext = {}): boolean {
+  return constraints.every((c) => satisfies(c, offer, placed, context));
+}
+
+/**
+ * GROUP_BY (Marathon's rule): a value no task has yet is always welcome; a value already used takes one
+ * more only while it is among the least used, and only once as many distinct values are in use as
+ * expected — the constraint's count, or (Tessera) the values seen in offers if more — so instances spread
+ * evenly instead of piling onto the first value offered.
+ */
+function groupByAllows(constraint: Constraint, value: string, placed: readonly Placement[], context: ConstraintContext): boolean {
+  const counts = new Map<string, number>();
+  for (const p of placed) {
+    const v = fieldValue(p, constraint.field);
+    // '' is a task whose place is not known (adopted after a takeover): no group.
+    if (v !== undefined && v !== '') counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  const mine = counts.get(value);
+  if (mine === undefined) return true;
+  const expected = Math.max(constraint.value === undefined ? 0 : Number(constraint.value), context.valuesSeen?.(constraint.field) ?? 0);
+  if (counts.size < expected) return false;
+  return mine === Math.min(...counts.values());
 }

@@ -1,7 +1,7 @@
 // Runs each running task's health checks on their interval and reports every result; the keeper
 // decides what a result means (grace period, alive, kill after maxConsecutiveFailures).
 import { errorMessage, type Clock, type TimerHandle } from '../../common/index.js';
-import type { HealthCheck } from './app-definition.js';
+import { isCommandCheck, type HealthCheck } from './app-definition.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -40,6 +40,8 @@ export class HealthMonitor {
     const wanted = new Set<string>();
     for (const target of targets) {
       target.checks.forEach((check, index) => {
+        // The agent runs COMMAND checks and its results come with status updates.
+        if (isCommandCheck(check)) return;
         const key = `${target.taskId}#${index}`;
         wanted.add(key);
         if (!this.running.has(key)) this.start(key, target, check, index);

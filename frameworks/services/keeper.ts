@@ -9,6 +9,7 @@
 // only while the healthy count stays ≥ instances × minimumHealthCapacity.
 import {
   ConflictError,
+  assertNever,
   NotFoundError,
   fromMesosResources,
   isTerminal,
@@ -24,11 +25,11 @@ import {
   type MesosTaskStatus,
   type Resources,
 } from '../../common/index.js';
-import { configChanged, type AppDefinition } from './app-definition.js';
+import { configChanged, isCommandCheck, type AppDefinition } from './app-definition.js';
 import { afterFailure, type BackoffState } from './backoff.js';
-import { satisfiesAll, type Placement } from './constraints.js';
-import { AppLockedError } from './errors.js';
-import type { AppRecord, Deployment, DeploymentAction, KillReason, ServiceEvent, TaskRecord } from './model.js';
+import { satisfiesAll, type ConstraintContext, type Placement } from './constraints.js';
+import { AppLockedError, ServicesError } from './errors.js';
+import { deploymentSteps, type AppRecord, type Deployment, type DeploymentAction, type KillReason, type ServiceEvent, type TaskRecord } from './model.js';
 import { appSlug, buildTaskInfo } from './task-builder.js';
 
 export type StoreChange =
@@ -46,6 +47,8 @@ export interface KeeperOptions {
   idleRefuseSeconds?: number;
   /** Resend a kill that no terminal update answered within this long (default 15 s). */
   killRetryMs?: number;
+  /** An offer's hostname or attribute value counts for GROUP_BY this long after it was last offered (default 60 s). */
+  valueMemoryMs?: number;
   /** A task RUNNING (and healthy) this long resets its app's backoff (default 10 s). */
   stableAfterMs?: number;
   /** After (re)subscribing, launch nothing until every known task was reconciled or this long passed (default 5 s). */
@@ -91,6 +94,9 @@ export class Keeper {
    * times. A leader that took over must not read "no result yet" as "unhealthy" and kill them all.
    */
   private readonly healthUnknown = new Set<string>();
+  /** field → value → when an offer last showed it (hostname and every attribute), for GROUP_BY. */
+  private readonly seenValues = new Map<string, Map<string, number>>();
+  private readonly constraintContext: ConstraintContext = { valuesSeen: (field) => this.valuesSeen(field) };
   /** Known tasks the master has not yet answered a reconciliation for, and until when to wait for them. */
   private unreconciled = new Set<string>();
   private reconcileDeadline = 0;
@@ -102,6 +108,7 @@ export class Keeper {
   private readonly killRetryMs: number;
   private readonly stableAfterMs: number;
   private readonly reconcileTimeoutMs: number;
+  private readonly valueMemoryMs: number;
 
   constructor(options: KeeperOptions) {
     this.clock = options.clock;
@@ -112,6 +119,7 @@ export class Keeper {
     this.killRetryMs = options.killRetryMs ?? 15_000;
     this.stableAfterMs = options.stableAfterMs ?? 10_000;
     this.reconcileTimeoutMs = options.reconcileTimeoutMs ?? 5_000;
+    this.valueMemoryMs = options.valueMemoryMs ?? 60_000;
   }
 
   /** Restores what a previous leader persisted (before any offer or update arrives). */
@@ -122,7 +130,12 @@ export class Keeper {
       this.tasks.set(task.taskId, { ...task, health: task.health.map(() => ({ consecutiveFailures: 0 })) });
       this.healthUnknown.add(task.taskId);
     }
-    for (const deployment of state.deployments) this.deployments.set(deployment.id, deployment);
+    for (const deployment of state.deployments) {
+      // Stored before deployments had steps: the plan of its action, from its first step.
+      const steps = Array.isArray(deployment.steps) && deployment.steps.length > 0 ? deployment.steps : deploymentSteps(deployment.action);
+      const currentStep = Math.min(Math.max(0, deployment.currentStep ?? 0), steps.length - 1);
+      this.deployments.set(deployment.id, { ...deployment, steps, currentStep });
+    }
   }
 
   // ---- reads -------------------------------------------------------------------------------------
@@ -244,6 +257,38 @@ export class Keeper {
     return result;
   }
 
+  /**
+   * Kills tasks of an app through the API (DELETE /v2/apps/{id}/tasks[/{taskId}], POST /v2/tasks/delete):
+   * the listed ones (404 for one that is not the app's), else all of them, on `host` only if given.
+   * Without `scale` the app keeps its instances, so every killed task is replaced (no backoff: nothing
+   * failed); with `scale` its instances drop by the number killed — a stored new version and a
+   * ScaleApplication deployment — and nothing is replaced. Tasks already being killed are not counted twice.
+   */
+  killTasks(
+    appId: string,
+    select: { taskIds?: readonly string[]; host?: string },
+    options: { scale?: boolean; force?: boolean } = {},
+  ): { killed: TaskRecord[]; deployment?: DeploymentResult } {
+    const existing = this.requireApp(appId);
+    let tasks = this.tasksOf(appId);
+    if (select.taskIds !== undefined) {
+      tasks = select.taskIds.map((taskId) => {
+        const task = this.tasks.get(taskId);
+        if (!task || task.appId !== appId) throw new ServicesError('NOT_FOUND', `app '${appId}' has no task '${taskId}'`);
+        return task;
+      });
+    }
+    if (select.host !== undefined) tasks = tasks.filter((t) => t.host === select.host);
+    if (options.scale) this.checkLock(appId, options.force ?? false);
+    const fresh = tasks.filter((t) => !t.killing);
+    for (const task of fresh) this.kill(task, 'user');
+    if (!options.scale) return { killed: tasks };
+    const version = this.nextVersion(existing.version);
+    const instances = Math.max(0, existing.definition.instances - fresh.length);
+    this.setApp({ ...existing, definition: { ...existing.definition, instances }, version, lastScalingAt: version });
+    return { killed: tasks, deployment: this.startDeployment(appId, 'ScaleApplication', version) };
+  }
+
   // ---- what the master tells us ------------------------------------------------------------------
 
   /** A status update (or a reconciliation answer). */
@@ -273,6 +318,7 @@ export class Keeper {
         version: task.version,
       });
     }
+    if (status.healthy !== undefined) this.agentHealth(task, status);
     if (isTerminal(status.state)) {
       this.tasks.delete(taskId);
       this.healthUnknown.delete(taskId);
@@ -308,9 +354,7 @@ export class Keeper {
       result.consecutiveFailures++;
       result.alive = false;
     }
-    if (this.healthUnknown.has(taskId) && task.health.length === app.definition.healthChecks.length && task.health.every((h) => h.alive === true)) {
-      this.healthUnknown.delete(taskId);
-    }
+    this.settleUnknownHealth(task, app);
     if (wasAlive !== result.alive) {
       this.emit('health_status_changed_event', { appId: task.appId, taskId, instanceId: taskId, version: task.version, alive: result.alive });
     }
@@ -324,6 +368,58 @@ export class Keeper {
         slaveId: task.agentId,
       });
       this.kill(task, 'unhealthy');
+    }
+  }
+
+  /**
+   * The agent's verdict on the app's COMMAND check (`healthy` in a status update: sent with the first
+   * result and every change, and repeated on later updates). The agent applies the grace period and kills
+   * the task after consecutive_failures itself, so nothing is killed from here; a task it killed for that
+   * (terminal, healthy false) is reported as an unhealthy kill and replaced like any failed task.
+   */
+  private agentHealth(task: TaskRecord, status: MesosTaskStatus): void {
+    const app = this.apps.get(task.appId);
+    const index = app ? app.definition.healthChecks.findIndex(isCommandCheck) : -1;
+    if (!app || index < 0 || status.healthy === undefined) return;
+    if (isTerminal(status.state)) {
+      if (!status.healthy && !task.killing) {
+        this.emit('unhealthy_task_kill_event', {
+          appId: task.appId,
+          taskId: task.taskId,
+          version: task.version,
+          reason: status.message ?? 'COMMAND health check failed',
+          host: task.host,
+          slaveId: task.agentId,
+        });
+      }
+      return;
+    }
+    if (task.killing) return;
+    const now = this.clock.now();
+    const result = (task.health[index] ??= { consecutiveFailures: 0 });
+    const wasAlive = result.alive;
+    if (status.healthy) {
+      result.alive = true;
+      result.consecutiveFailures = 0;
+      result.lastSuccess = now;
+      result.firstSuccess ??= now;
+    } else {
+      result.alive = false;
+      result.lastFailure = now;
+      result.lastFailureCause = status.message ?? 'COMMAND health check failed';
+      // A repeated verdict on an unrelated update is not another failure.
+      if (wasAlive !== false || status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED') result.consecutiveFailures++;
+    }
+    this.settleUnknownHealth(task, app);
+    if (wasAlive !== result.alive) {
+      this.emit('health_status_changed_event', { appId: task.appId, taskId: task.taskId, instanceId: task.taskId, version: task.version, alive: result.alive });
+    }
+  }
+
+  /** A task of unknown health (restored or adopted) whose every check now passed is known healthy. */
+  private settleUnknownHealth(task: TaskRecord, app: AppRecord): void {
+    if (this.healthUnknown.has(task.taskId) && task.health.length === app.definition.healthChecks.length && task.health.every((h) => h.alive === true)) {
+      this.healthUnknown.delete(task.taskId);
     }
   }
 
@@ -369,6 +465,8 @@ export class Keeper {
       for (const offer of offers) decision.decline.push({ offerId: offer.id.value, refuseSeconds: RECONCILING_REFUSE_SECONDS });
       return decision;
     }
+    // The whole batch first: GROUP_BY then knows every value on offer before it places the first task.
+    for (const offer of offers) this.rememberValues(offer, now);
     for (const offer of offers) {
       const tasks = this.useOffer(offer, now);
       if (tasks.length > 0) decision.accept.push({ offerId: offer.id.value, tasks });
@@ -495,7 +593,7 @@ export class Keeper {
         if (ports.length > 0) need.ports = ports;
         if (!containsResources(remaining, need)) break;
         const placed = this.tasksOf(appId).filter((t) => !t.killing).map((t) => ({ hostname: t.host, attributes: t.attributes }));
-        if (!satisfiesAll(def.constraints, place, placed)) break;
+        if (!satisfiesAll(def.constraints, place, placed, this.constraintContext)) break;
         const task: TaskRecord = {
           taskId: `${appSlug(appId)}.${this.ids.uuid()}`,
           appId,
@@ -519,6 +617,25 @@ export class Keeper {
       else this.wanted.delete(appId);
     }
     return launched;
+  }
+
+  private rememberValues(offer: MesosOffer, now: number): void {
+    const remember = (field: string, value: string): void => {
+      let values = this.seenValues.get(field);
+      if (!values) this.seenValues.set(field, (values = new Map()));
+      values.set(value, now);
+    };
+    remember('hostname', offer.hostname);
+    for (const [name, value] of Object.entries(offerAttributes(offer))) remember(name, value);
+  }
+
+  /** Distinct values of a field offered within valueMemoryMs (older ones are forgotten: that agent may be gone). */
+  private valuesSeen(field: string): number {
+    const values = this.seenValues.get(field === '@hostname' ? 'hostname' : field);
+    if (!values) return 0;
+    const since = this.clock.now() - this.valueMemoryMs;
+    for (const [value, at] of values) if (at < since) values.delete(value);
+    return values.size;
   }
 
   private refuseSeconds(now: number): number {
@@ -553,36 +670,73 @@ export class Keeper {
       this.onChange({ kind: 'deployment', id: old.id, record: undefined });
       this.emit('deployment_failed', { id: old.id, plan: this.planView(old), reason: 'superseded by a newer deployment' });
     }
-    const deployment: Deployment = { id: this.ids.uuid(), appId, action, version, startedAt: this.clock.now() };
+    const deployment: Deployment = {
+      id: this.ids.uuid(),
+      appId,
+      action,
+      version,
+      startedAt: this.clock.now(),
+      steps: deploymentSteps(action),
+      currentStep: 0,
+    };
     this.deployments.set(deployment.id, deployment);
     this.onChange({ kind: 'deployment', id: deployment.id, record: deployment });
-    this.emit('deployment_info', { plan: this.planView(deployment), currentStep: this.planView(deployment).steps[0] });
+    this.emit('deployment_info', { plan: this.planView(deployment), currentStep: this.stepView(deployment, 0) });
     return { deploymentId: deployment.id, version };
   }
 
+  /** Moves every deployment past the steps that are done (several at once if they are); removes finished ones. */
   private finishDeployments(): void {
     for (const deployment of [...this.deployments.values()]) {
-      if (!this.deploymentDone(deployment)) continue;
-      this.deployments.delete(deployment.id);
-      this.onChange({ kind: 'deployment', id: deployment.id, record: undefined });
-      this.emit('deployment_success', { id: deployment.id, plan: this.planView(deployment) });
+      let advanced = false;
+      while (deployment.currentStep < deployment.steps.length && this.stepDone(deployment, deployment.steps[deployment.currentStep] ?? [])) {
+        this.emit('deployment_step_success', { plan: this.planView(deployment), currentStep: this.stepView(deployment, deployment.currentStep) });
+        deployment.currentStep++;
+        advanced = true;
+        if (deployment.currentStep < deployment.steps.length) {
+          this.emit('deployment_info', { plan: this.planView(deployment), currentStep: this.stepView(deployment, deployment.currentStep) });
+        }
+      }
+      if (deployment.currentStep >= deployment.steps.length) {
+        this.deployments.delete(deployment.id);
+        this.onChange({ kind: 'deployment', id: deployment.id, record: undefined });
+        this.emit('deployment_success', { id: deployment.id, plan: this.planView(deployment) });
+      } else if (advanced) {
+        this.onChange({ kind: 'deployment', id: deployment.id, record: deployment });
+      }
     }
   }
 
-  private deploymentDone(deployment: Deployment): boolean {
+  /** Whether every action of a step is done (the keeper works toward the target all along; steps only report). */
+  private stepDone(deployment: Deployment, actions: readonly DeploymentAction[]): boolean {
     const tasks = this.tasksOf(deployment.appId);
-    if (deployment.action === 'StopApplication') return tasks.length === 0;
     const app = this.apps.get(deployment.appId);
-    if (!app) return true;
-    return (
-      tasks.length === app.definition.instances &&
-      tasks.every((t) => t.version === app.configVersion && !t.killing && this.isHealthy(t))
-    );
+    return actions.every((action) => {
+      switch (action) {
+        case 'StopApplication':
+          return tasks.length === 0;
+        case 'StartApplication':
+          return !app || app.definition.instances === 0 || tasks.some((t) => t.version === app.configVersion && t.state === 'TASK_RUNNING');
+        case 'RestartApplication':
+          return !app || tasks.every((t) => t.version === app.configVersion);
+        case 'ScaleApplication':
+          return (
+            !app ||
+            (tasks.length === app.definition.instances && tasks.every((t) => t.version === app.configVersion && !t.killing && this.isHealthy(t)))
+          );
+        default:
+          return assertNever(action, 'deployment action');
+      }
+    });
   }
 
-  /** A deployment as Marathon's DeploymentPlan-ish view (GET /v2/deployments). */
+  /** A deployment as Marathon's DeploymentPlan (GET /v2/deployments, the deployment_* events). */
   planView(deployment: Deployment): { id: string; version: string; steps: Array<{ actions: Array<{ action: string; app: string }> }> } {
-    return { id: deployment.id, version: deployment.version, steps: [{ actions: [{ action: deployment.action, app: deployment.appId }] }] };
+    return { id: deployment.id, version: deployment.version, steps: deployment.steps.map((_, i) => this.stepView(deployment, i)) };
+  }
+
+  stepView(deployment: Deployment, index: number): { actions: Array<{ action: string; app: string }> } {
+    return { actions: (deployment.steps[index] ?? []).map((action) => ({ action, app: deployment.appId })) };
   }
 
   private checkLock(appId: string, force: boolean): void {
@@ -615,14 +769,10 @@ export class Keeper {
   }
 }
 
-/** Mesos offer attributes (TEXT and SCALAR) as strings; Tessera agents send none today. */
+/** The offer's agent attributes (`--attributes rack:r1;gpus:2`, TEXT or SCALAR) as strings, for constraints. */
 function offerAttributes(offer: MesosOffer): Record<string, string> {
-  const raw = (offer as { attributes?: Array<{ name: string; text?: { value: string }; scalar?: { value: number } }> }).attributes ?? [];
   const attributes: Record<string, string> = {};
-  for (const a of raw) {
-    if (a.text) attributes[a.name] = a.text.value;
-    else if (a.scalar) attributes[a.name] = String(a.scalar.value);
-  }
+  for (const a of offer.attributes ?? []) attributes[a.name] = a.type === 'TEXT' ? a.text.value : String(a.scalar.value);
   return attributes;
 }
 

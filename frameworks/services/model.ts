@@ -1,6 +1,6 @@
 // The records the keeper keeps (and the glue persists under apps/, tasks/, deployments/) and the
 // events it emits (Marathon's event bus names, as /v2/events streams them).
-import type { TaskState } from '../../common/index.js';
+import { assertNever, type TaskState } from '../../common/index.js';
 import type { AppDefinition } from './app-definition.js';
 
 export interface AppRecord {
@@ -22,7 +22,8 @@ export interface HealthResult {
   lastFailureCause?: string;
 }
 
-export type KillReason = 'scale' | 'upgrade' | 'restart' | 'unhealthy' | 'delete' | 'orphan';
+/** Why the framework killed a task; 'user' is a kill through the API (DELETE …/tasks), which is replaced unless scaled. */
+export type KillReason = 'scale' | 'upgrade' | 'restart' | 'unhealthy' | 'delete' | 'orphan' | 'user';
 
 export interface TaskRecord {
   taskId: string;
@@ -49,10 +50,37 @@ export type DeploymentAction = (typeof DEPLOYMENT_ACTIONS)[number];
 export interface Deployment {
   id: string;
   appId: string;
+  /** What it does as a whole (the first step's action). */
   action: DeploymentAction;
   /** The app version it deploys. */
   version: string;
   startedAt: number;
+  /** Marathon's plan: steps run one after the other, each a list of actions on the app. */
+  steps: DeploymentAction[][];
+  /** Index of the step under way (0-based; Marathon shows it 1-based). */
+  currentStep: number;
+}
+
+/**
+ * The steps of a deployment of one app, in Marathon's vocabulary. A new app is started (StartApplication:
+ * done once its first task runs) and then scaled to its instances (ScaleApplication: done once they are
+ * all healthy and of its version). A restart or config change replaces every old task (RestartApplication:
+ * done once none is left) and then scales (Marathon folds both into one RestartApplication step; two show
+ * how far a rolling upgrade got). A scale is one ScaleApplication step, a removal one StopApplication.
+ */
+export function deploymentSteps(action: DeploymentAction): DeploymentAction[][] {
+  switch (action) {
+    case 'StartApplication':
+      return [['StartApplication'], ['ScaleApplication']];
+    case 'RestartApplication':
+      return [['RestartApplication'], ['ScaleApplication']];
+    case 'ScaleApplication':
+      return [['ScaleApplication']];
+    case 'StopApplication':
+      return [['StopApplication']];
+    default:
+      return assertNever(action, 'deployment action');
+  }
 }
 
 /** One event on the bus: Marathon's `eventType` names plus their fields. */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { closeHttpServer, listenHttp } from '../../common/index.js';
+import { closeHttpServer, listenHttp, systemClock } from '../../common/index.js';
+import { parseAppDefinition } from './app-definition.js';
+import { HealthMonitor } from './health-monitor.js';
 import { httpProbe, tcpProbe } from './probes.js';
 
 describe('services health probes (real sockets on loopback)', () => {
@@ -38,5 +40,38 @@ describe('services health probes (real sockets on loopback)', () => {
     const closedPort = (tcp.address() as { port: number }).port;
     await new Promise<void>((r) => tcp.close(() => r()));
     assert.equal((await tcpProbe('127.0.0.1', closedPort, 2000)).ok, false);
+  });
+});
+
+describe('services health monitor', () => {
+  it('probes HTTP/TCP checks itself and leaves COMMAND checks to the agent', async () => {
+    const def = parseAppDefinition({
+      id: 'web',
+      cmd: 'x',
+      healthChecks: [
+        { protocol: 'COMMAND', command: { value: 'true' }, intervalSeconds: 0.02, timeoutSeconds: 0.01 },
+        { protocol: 'TCP', intervalSeconds: 0.02, timeoutSeconds: 0.01 },
+      ],
+    });
+    const probed: string[] = [];
+    const reported: number[] = [];
+    let done: () => void = () => undefined;
+    const enough = new Promise<void>((resolve) => (done = resolve));
+    const monitor = new HealthMonitor({
+      clock: systemClock,
+      probe: (check) => {
+        probed.push(check.protocol);
+        return Promise.resolve({ ok: true });
+      },
+      report: (_taskId, index) => {
+        reported.push(index);
+        if (reported.length >= 3) done();
+      },
+    });
+    monitor.sync([{ taskId: 't1', host: '127.0.0.1', ports: [1], checks: def.healthChecks }]);
+    await enough;
+    monitor.stop();
+    assert.ok(probed.every((p) => p === 'TCP'), probed.join());
+    assert.ok(reported.every((i) => i === 1), 'results are reported by the check index');
   });
 });

@@ -12,6 +12,10 @@ export async function probe(check: HealthCheck, host: string, port: number): Pro
     case 'TCP':
     case 'MESOS_TCP':
       return tcpProbe(host, port, check.timeoutSeconds * 1000);
+    case 'COMMAND':
+    case 'MESOS_COMMAND':
+      // Never probed from here: the agent runs it inside the task (the health monitor skips these).
+      return Promise.resolve({ ok: false, cause: 'a COMMAND check is run by the agent, not probed by the framework' });
     default:
       return assertNever(check.protocol, 'health check protocol');
   }

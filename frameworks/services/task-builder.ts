@@ -2,6 +2,7 @@
 // taken from the offer), the command or Docker container, and Marathon's environment (PORT0…,
 // MARATHON_APP_ID…).
 import { toMesosResources, type MesosEnvironmentVariable, type MesosTaskInfo, type PortRange } from '../../common/index.js';
+import { isCommandCheck } from './app-definition.js';
 import type { AppRecord } from './model.js';
 
 /** `/group/web` → `group_web`, Marathon's task id prefix. */
@@ -45,12 +46,26 @@ export function buildTaskInfo(app: AppRecord, place: TaskPlacement): MesosTaskIn
   if (def.cmd !== undefined) {
     task.command = { shell: true, value: def.cmd, environment: { variables } };
   } else if (def.args !== undefined) {
-    // Mesos argv form: `value` is the program, `arguments` the whole argv.
-    task.command = def.container
-      ? { shell: false, arguments: def.args, environment: { variables } }
-      : { shell: false, value: def.args[0] ?? '', arguments: def.args.slice(1), environment: { variables } };
+    // argv form: `value` is the program, `arguments` the rest. In a container the agent makes them the
+    // container's Cmd, which (as Marathon's args) goes to the image's entrypoint when it has one.
+    task.command = { shell: false, value: def.args[0] ?? '', arguments: def.args.slice(1), environment: { variables } };
   } else {
     task.command = { shell: false, environment: { variables } };
+  }
+  // The app's COMMAND check (at most one, as Mesos runs one per task) goes to the agent with the task.
+  const check = def.healthChecks.find(isCommandCheck);
+  if (check?.command) {
+    task.health_check = {
+      type: 'COMMAND',
+      // The task's environment too: a check may look at $PORT0 or $MARATHON_APP_ID like the task does.
+      command: { shell: true, value: check.command.value, environment: { variables } },
+      delay_seconds: 0,
+      interval_seconds: check.intervalSeconds,
+      timeout_seconds: check.timeoutSeconds,
+      // 0: never kill for failing (Marathon's meaning, and the agent's).
+      consecutive_failures: check.maxConsecutiveFailures,
+      grace_period_seconds: check.gracePeriodSeconds,
+    };
   }
   if (def.container) {
     task.container = {

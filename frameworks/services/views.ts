@@ -50,15 +50,15 @@ export function appView(keeper: Keeper, app: AppRecord, embedTasks: boolean): Re
 
 export function deploymentView(keeper: Keeper, deployment: Deployment): Record<string, unknown> {
   const plan = keeper.planView(deployment);
-  const action = { action: deployment.action, app: deployment.appId };
+  const current = keeper.stepView(deployment, deployment.currentStep);
   return {
     id: deployment.id,
     version: deployment.version,
     affectedApps: [deployment.appId],
     affectedPods: [],
     steps: plan.steps,
-    currentActions: [{ ...action, readinessCheckResults: [] }],
-    currentStep: 1,
-    totalSteps: 1,
+    currentActions: current.actions.map((a) => ({ ...a, readinessCheckResults: [] })),
+    currentStep: deployment.currentStep + 1,
+    totalSteps: deployment.steps.length,
   };
 }
