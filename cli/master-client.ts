@@ -137,6 +137,13 @@ export class MasterClient extends HttpPeer {
     return this.request<TaskView>(`/api/v1/tasks/${encodeURIComponent(taskId)}`);
   }
 
+  /** The task once it has more than `index` statuses (a blocking read), or after `waitSeconds` as it is. */
+  waitTask(taskId: string, index: number, waitSeconds: number): Promise<TaskView> {
+    return this.request<TaskView>(`/api/v1/tasks/${encodeURIComponent(taskId)}?index=${index}&wait=${waitSeconds}`, {
+      timeoutMs: REQUEST_TIMEOUT_MS + waitSeconds * 1000,
+    });
+  }
+
   async listTasks(): Promise<TaskView[]> {
     const body = await this.request<{ tasks?: TaskView[] }>('/api/v1/tasks');
     return body.tasks ?? [];

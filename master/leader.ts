@@ -46,7 +46,7 @@ import { buildMasterState, type MasterIdentity, type MasterState } from './opera
 import { sumResources, type ScalarResources } from './used-resources.js';
 import type { FrameworkRecord, Registry, RegistryState, TaskRecord } from './registry/index.js';
 import { executorFor, validateSubmission } from './submission.js';
-import { TaskStore, masterStatus } from './tasks/index.js';
+import { TaskStore, TaskWatch, masterStatus } from './tasks/index.js';
 
 export interface LeaderOptions {
   registry: Registry;
@@ -123,6 +123,8 @@ const validateStatusUpdateBatch = compileValidator(statusUpdateBatchRequestSchem
 
 export class Leader {
   private readonly tasks: TaskStore;
+  /** Callers blocked on a task's next status (GET /api/v1/tasks/{id}?index=N). */
+  private readonly watch: TaskWatch;
   private readonly agents: AgentManager;
   /** Every task-API task that has not ended: what the registry holds besides the agents. */
   private readonly records = new Map<string, LiveRecord>();
@@ -196,8 +198,12 @@ export class Leader {
       logger: options.logger,
       completedLimit: options.completedLimit,
       onTerminal: (view) => this.forgetEnded(view.task_id),
-      onApplied: (view, status) => this.forward(view, status),
+      onApplied: (view, status) => {
+        this.watch.changed(view.task_id);
+        this.forward(view, status);
+      },
     });
+    this.watch = new TaskWatch(options.clock);
     this.agents = new AgentManager({
       tasks: this.tasks,
       clock: options.clock,
@@ -226,6 +232,7 @@ export class Leader {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.watch.releaseAll();
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     if (this.allocationTimer) this.clock.clearTimeout(this.allocationTimer);
     for (const timer of this.retryTimers) this.clock.clearTimeout(timer);
@@ -288,6 +295,16 @@ export class Leader {
 
   listTasks(state?: TaskState): TaskView[] {
     return this.tasks.list(state);
+  }
+
+  /**
+   * The task once it has more than `index` statuses (or has ended), else after `timeoutMs` as it is
+   * then. Leadership ending answers at once; the caller then asks whoever leads.
+   */
+  async waitForTask(taskId: string, index: number, timeoutMs: number): Promise<void> {
+    const view = this.getTask(taskId);
+    if (view.statuses.length > index || isTerminal(view.state) || this.ended) return;
+    await this.watch.next(taskId, timeoutMs);
   }
 
   getTask(taskId: string): TaskView {

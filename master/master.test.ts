@@ -78,6 +78,47 @@ describe('Master over HTTP', function () {
     await rm(workDir, { recursive: true, force: true });
   });
 
+  it('answers a blocking read (?index=N) at the task\'s next status, or when the wait runs out', async () => {
+    const master = await startMaster();
+    const agent = await startAgent(master, { onLaunch: ['TASK_STARTING'] });
+    await agent.register();
+    const submitted = await submit(master, { name: 'blocking', resources: small, command: { value: 'sleep 1' } });
+    const url = `${master.url}/api/v1/tasks/${submitted.task_id}`;
+    const starting = await waitState(master, submitted.task_id, 'TASK_STARTING');
+    assert.equal(starting.statuses.length, 1);
+
+    // Nothing new within the wait: answered as it is, after the wait and not before.
+    let began = Date.now();
+    const idle = await call<TaskView>(`${url}?index=1&wait=0.3`);
+    assert.equal(idle.status, 200);
+    assert.ok(Date.now() - began >= 250, `answered after ${Date.now() - began} ms`);
+    assert.equal(idle.body.state, 'TASK_STARTING');
+    assert.equal(idle.headers.get('x-tessera-index'), '1');
+
+    // A status arriving during the wait answers the read at once.
+    began = Date.now();
+    const pending = call<TaskView>(`${url}?index=1&wait=20`);
+    await new Promise((r) => setTimeout(r, 100));
+    await agent.sendStatus(submitted.task_id, 'TASK_RUNNING');
+    const woken = await pending;
+    assert.ok(Date.now() - began < 5000, `answered after ${Date.now() - began} ms`);
+    assert.equal(woken.body.state, 'TASK_RUNNING');
+    assert.equal(woken.headers.get('x-tessera-index'), '2');
+
+    // An index below what the task has answers at once; so does an ended task.
+    assert.equal((await call<TaskView>(`${url}?index=0&wait=20`)).body.state, 'TASK_RUNNING');
+    await agent.sendStatus(submitted.task_id, 'TASK_FINISHED');
+    began = Date.now();
+    assert.equal((await call<TaskView>(`${url}?index=99&wait=20`)).body.state, 'TASK_FINISHED');
+    assert.ok(Date.now() - began < 5000);
+
+    for (const [query, field] of [['index=-1', 'index'], ['index=x', 'index'], ['index=1&wait=-2', 'wait'], ['index=1&wait=9999', 'wait'], ['wait=3', 'wait']] as const) {
+      const bad = await call<{ error: { field?: string } }>(`${url}?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.equal(bad.body.error.field, field, query);
+    }
+  });
+
   it('places a submitted task on an agent and follows it STARTING → RUNNING → FINISHED', async () => {
     const master = await startMaster();
     const agent = await startAgent(master);

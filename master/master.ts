@@ -253,6 +253,11 @@ export class Master implements MasterApi {
     return this.requireLeader().getTask(taskId);
   }
 
+  async waitTask(taskId: string, index: number, timeoutMs: number): Promise<TaskView> {
+    await this.requireLeader().waitForTask(taskId, index, timeoutMs);
+    return this.requireLeader().getTask(taskId);
+  }
+
   killTask(taskId: string): Promise<TaskView> {
     return this.requireLeader().killTask(taskId);
   }

@@ -10,6 +10,8 @@ import { flag, masterOption, type MasterFlag } from '../options.js';
 import { joinCommand } from '../shell-quote.js';
 
 const POLL_INTERVAL_MS = 200;
+/** How long one blocking read of the task may wait for its next status. */
+const FOLLOW_WAIT_SECONDS = 10;
 /** How long the master may stay unreachable while we follow before we give up. */
 const UNREACHABLE_PATIENCE_MS = 15_000;
 
@@ -96,18 +98,26 @@ async function follow(client: MasterClient, submitted: TaskView, interrupted: Ab
   for (;;) {
     printer.print(view);
     if (isTerminal(view.state)) break;
+    if (interrupted.aborted) break;
     try {
-      await sleep(POLL_INTERVAL_MS, undefined, { signal: interrupted });
-    } catch {
-      break; // interrupted
-    }
-    try {
-      view = await client.getTask(taskId);
+      const seen = view.statuses.length;
+      // A blocking read: the master answers at the task's next status, so nothing lags behind it.
+      const next = await untilAborted(client.waitTask(taskId, seen, FOLLOW_WAIT_SECONDS), interrupted);
+      if (next === undefined) break; // interrupted
+      view = next;
       lastContact = Date.now();
+      // Nothing new (the wait ran out, or a master that does not block): do not spin.
+      if (view.statuses.length === seen && !isTerminal(view.state)) {
+        await sleep(POLL_INTERVAL_MS, undefined, { signal: interrupted }).catch(() => undefined);
+      }
     } catch (err) {
+      if (interrupted.aborted) break;
       if (isStatus(err, 404)) throw new CliError(`task ${taskId} is no longer known to the master`);
       // A master restarting or failing over: keep trying for a while before giving up.
-      if (err instanceof TesseraError && err.retryable && Date.now() - lastContact < UNREACHABLE_PATIENCE_MS) continue;
+      if (err instanceof TesseraError && err.retryable && Date.now() - lastContact < UNREACHABLE_PATIENCE_MS) {
+        await sleep(POLL_INTERVAL_MS, undefined, { signal: interrupted }).catch(() => undefined);
+        continue;
+      }
       throw err;
     }
   }
@@ -120,6 +130,26 @@ async function follow(client: MasterClient, submitted: TaskView, interrupted: Ab
   if (view.state === 'TASK_FINISHED') return EXIT.ok;
   process.stderr.write(`task ${taskId} ended ${describeState(view.state, view.reason, view.message)}\n`);
   return EXIT.failed;
+}
+
+/** The promise's value, or undefined as soon as `signal` aborts (the promise is then left to settle). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  promise.catch(() => undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 export function describeState(state: string, reason?: string, message?: string): string {

@@ -42,6 +42,8 @@ export interface MasterApi {
   submitTask(body: unknown): Promise<TaskView>;
   listTasks(state?: TaskState): TaskView[];
   getTask(taskId: string): TaskView;
+  /** The task once it has more than `index` statuses or has ended, or after `timeoutMs` as it is. */
+  waitTask(taskId: string, index: number, timeoutMs: number): Promise<TaskView>;
   killTask(taskId: string): Promise<TaskView>;
   state(): MasterState | FollowerState;
   metricsSnapshot(): MetricsSnapshot;
@@ -71,8 +73,15 @@ export function createApp(api: MasterApi, logger: Logger): Koa {
   router.get('/api/v1/tasks', (ctx) => {
     ctx.body = { tasks: api.listTasks(parseStateFilter(ctx.query.state)) };
   });
-  router.get('/api/v1/tasks/:id', (ctx) => {
-    ctx.body = api.getTask(ctx.params.id ?? '');
+  // A blocking query when `index` is given (Nomad's pattern): answers once the task has more than
+  // `index` statuses (or has ended), or after `wait` seconds (default 30, at most 300) as it is then.
+  // X-Tessera-Index carries the count to pass next time.
+  router.get('/api/v1/tasks/:id', async (ctx) => {
+    const taskId = ctx.params.id ?? '';
+    const blocking = parseBlockingQuery(ctx.query.index, ctx.query.wait);
+    const view = blocking ? await api.waitTask(taskId, blocking.index, blocking.waitMs) : api.getTask(taskId);
+    ctx.set('X-Tessera-Index', String(view.statuses.length));
+    ctx.body = view;
   });
   router.delete('/api/v1/tasks/:id', async (ctx) => {
     const view = await api.killTask(ctx.params.id ?? '');
@@ -164,4 +173,22 @@ function parseStateFilter(raw: string | string[] | undefined): TaskState | undef
   const state = (TASK_STATES as readonly string[]).includes(value) ? (value as TaskState) : undefined;
   if (!state) throw new ValidationError('state', `must be one of ${TASK_STATES.join(', ')}`);
   return state;
+}
+
+const MAX_WAIT_SECONDS = 300;
+
+/** `?index=N[&wait=S]` → a blocking read; neither → undefined (a plain read). */
+export function parseBlockingQuery(index: unknown, wait: unknown): { index: number; waitMs: number } | undefined {
+  if (index === undefined) {
+    if (wait !== undefined) throw new ValidationError('wait', 'needs index (the X-Tessera-Index of the previous answer)');
+    return undefined;
+  }
+  if (typeof index !== 'string' || !/^\d{1,9}$/.test(index)) throw new ValidationError('index', 'must be a non-negative integer');
+  let waitSeconds = 30;
+  if (wait !== undefined) {
+    const n = typeof wait === 'string' && wait.trim() !== '' ? Number(wait) : NaN;
+    if (!Number.isFinite(n) || n < 0 || n > MAX_WAIT_SECONDS) throw new ValidationError('wait', `must be seconds between 0 and ${MAX_WAIT_SECONDS}`);
+    waitSeconds = n;
+  }
+  return { index: Number(index), waitMs: Math.round(waitSeconds * 1000) };
 }
