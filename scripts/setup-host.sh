@@ -5,7 +5,8 @@ set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
 
-PACKAGES=(docker.io zookeeper busybox-static iproute2 procps curl xz-utils)
+PACKAGES=(docker.io zookeeper busybox-static iproute2 procps curl xz-utils
+  serf dnsmasq-base vagrant debootstrap shellcheck)
 # cgroups v2 VM tests (npm run test:cgroup2): QEMU and a stock kernel to boot.
 VM_PACKAGES=(qemu-system-x86 linux-image-amd64 cpio kmod)
 
