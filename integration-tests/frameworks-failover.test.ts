@@ -2,7 +2,8 @@
 // (HaCluster), framework instances as real `tessera framework …` processes electing a leader in
 // ZooKeeper. SIGKILLs the leading framework instance (and, for services, the leading master too) in the
 // middle of work and checks what the takeover must preserve: a rolling upgrade never exceeds its
-// over-capacity and completes; a periodic job runs every scheduled time exactly once. Last, the services
+// over-capacity and completes; a periodic job runs every scheduled time exactly once; a webhook being
+// retried is delivered by the new jobs leader with the same delivery id. Last, the services
 // framework runs the jobs framework as one of its apps, which subscribes and runs a job, and a second
 // services framework (its own ZooKeeper path), through which an app is created and runs.
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isTerminal, requestJson, type TaskState } from '../common/index.js';
+import { createServer } from 'node:http';
+import { closeHttpServer, isTerminal, listenHttp, requestJson, type TaskState } from '../common/index.js';
 import { TestAgent } from './harness/cluster.js';
 import { CLI, Daemon } from './harness/daemon.js';
 import { HaCluster } from './harness/ha-cluster.js';
@@ -386,6 +388,80 @@ describe('frameworks failover (real ZooKeeper, 3 masters, 2 agents)', function (
       assert.ok(maxGap <= 2000 + takeoverMs + 10_000, `a gap of ${maxGap} ms between runs`);
     } finally {
       for (const fw of instances) await fw.daemon.stop();
+    }
+  });
+
+  it('jobs: a webhook being retried when the jobs leader is SIGKILLed is delivered by the new leader (same delivery id)', async () => {
+    // The receiver answers 503 until told otherwise, and records every POST.
+    let answer = 503;
+    const received: Array<{ header: string | undefined; deliveryId: string; event: string; job: string; status: number; at: number }> = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { deliveryId: string; event: string; job: string };
+        const header = req.headers['x-tessera-delivery'];
+        received.push({ header: Array.isArray(header) ? header[0] : header, deliveryId: body.deliveryId, event: body.event, job: body.job, status: answer, at: Date.now() });
+        res.statusCode = answer;
+        res.end();
+      });
+    });
+    const hookPort = await listenHttp(receiver, 0, '127.0.0.1');
+    const instances = [await startFramework('jobs', '/tessera-jobs-hooks', 'jobs-hooks0'), await startFramework('jobs', '/tessera-jobs-hooks', 'jobs-hooks1')];
+    try {
+      const started = Date.now();
+      const leaderAmong = (among: FrameworkDaemon[]): Promise<FrameworkDaemon> =>
+        waitFor('a leading jobs instance with its state loaded', async () => {
+          for (const fw of among.filter((f) => f.daemon.running)) {
+            const health = await requestJson<{ leading: boolean }>(`${fw.url}/health`, { timeoutMs: 2000 }).catch(() => undefined);
+            if (!health?.leading) continue;
+            const r = await fetch(`${fw.url}/v1/scheduler/jobs`, { redirect: 'manual' }).catch(() => undefined);
+            if (r?.status === 200) return fw;
+          }
+          return undefined;
+        }, 20_000);
+      const leader = await leaderAmong(instances);
+      const follower = instances.find((f) => f !== leader) as FrameworkDaemon;
+      await requestJson(`${leader.url}/v1/scheduler/iso8601`, {
+        body: { name: 'notify-me', command: 'true', schedule: 'R/2099-01-01T00:00:00Z/P1D', cpus: 0.1, mem: 32, successWebhook: `http://127.0.0.1:${hookPort}/done` },
+      });
+      await requestJson(`${leader.url}/v1/scheduler/job/notify-me`, { method: 'PUT' });
+      // The run succeeds; its webhook gets 503s and is being retried (5 attempts, 0.5 s doubling) when the leader dies.
+      await waitFor('two refused webhook attempts', () => (received.length >= 2 ? true : undefined), 20_000, 20);
+      await leader.daemon.crash();
+      const refusedBeforeKill = received.length;
+      answer = 200; // The old leader is dead: whatever is accepted from now on, the new leader sent.
+      const killedAt = Date.now();
+      const newLeader = await leaderAmong([follower]);
+      const accepted = await waitFor('the webhook accepted from the new leader', () => received.find((r) => r.status === 200), 20_000, 20);
+      console.log(`      webhook: ${refusedBeforeKill} refused before the SIGKILL; accepted ${accepted.at - killedAt} ms after it; ${received.length} POSTs; ${Date.now() - started} ms in all`);
+
+      const [run] = (await requestJson<{ taskStatHistory: StatRun[] }>(`${newLeader.url}/v1/scheduler/job/stat/notify-me`)).taskStatHistory;
+      assert.equal(run?.status, 'success');
+      const id = received[0]?.deliveryId ?? '';
+      assert.match(id, new RegExp(`^${run.runId}@\\d+:job_success$`), 'the delivery id names the run, its scheduled time and the event');
+      for (const r of received) {
+        assert.equal(r.deliveryId, id, 'every POST, before and after the failover, carries the same delivery id');
+        assert.equal(r.header, id, 'the X-Tessera-Delivery header is the body deliveryId');
+        assert.equal(r.job, 'notify-me');
+        assert.equal(r.event, 'job_success');
+      }
+      assert.ok(refusedBeforeKill >= 2 && refusedBeforeKill < 5, `the old leader made ${refusedBeforeKill} attempts`);
+      assert.equal(accepted.deliveryId, id);
+      // Delivered: nothing more is sent, and nothing was given up on.
+      const settled = received.length;
+      const stat = await requestJson<{ lastNotificationError?: unknown }>(`${newLeader.url}/v1/scheduler/job/stat/notify-me`);
+      assert.equal(stat.lastNotificationError, undefined);
+      // Watch longer than the next backoff pause (1–4 s): an entry left in the outbox would be sent again within it.
+      const watchUntil = Date.now() + 4500;
+      while (Date.now() < watchUntil) {
+        assert.equal(received.length, settled, 'no POST after the accepted one');
+        await delay(100);
+      }
+      await requestJson(`${newLeader.url}/v1/scheduler/job/notify-me`, { method: 'DELETE' });
+    } finally {
+      for (const fw of instances) await fw.daemon.stop();
+      await closeHttpServer(receiver);
     }
   });
 

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { closeHttpServer, listenHttp, silentLogger } from '../../common/index.js';
 import { createJobsApp, type JobsApiHost } from './http-api.js';
 import { JobsEngine } from './jobs-engine.js';
+import type { NotificationFailure } from './webhook-outbox.js';
 import { ManualClock, MemoryStore } from './testing.js';
 
 describe('jobs HTTP API', () => {
@@ -11,10 +12,21 @@ describe('jobs HTTP API', () => {
   let engine: JobsEngine;
   const server = createServer();
   let base = '';
+  const failures = new Map<string, NotificationFailure>();
+  const removed: string[] = [];
 
   before(async () => {
     engine = await JobsEngine.load({ store: new MemoryStore(), clock: new ManualClock(Date.parse('2024-01-01T00:00:00Z')), logger: silentLogger });
-    const host: JobsApiHost = { engine: () => (leading ? engine : undefined), leading: () => leading, leaderAddress: () => leader, killTask: async () => undefined };
+    const host: JobsApiHost = {
+      engine: () => (leading ? engine : undefined),
+      leading: () => leading,
+      leaderAddress: () => leader,
+      killTask: async () => undefined,
+      notificationFailure: (name) => failures.get(name),
+      jobRemoved: async (name) => {
+        removed.push(name);
+      },
+    };
     server.on('request', createJobsApp(host, silentLogger).callback());
     base = `http://127.0.0.1:${await listenHttp(server, 0, '127.0.0.1')}`;
   });
@@ -54,5 +66,23 @@ describe('jobs HTTP API', () => {
       leading = true;
       leader = '10.0.0.9:4400';
     }
+  });
+
+  it('shows the last notification given up on in the job stat, and tells the host when a job goes', async () => {
+    assert.equal((await post('/v1/scheduler/iso8601', { name: 'hooked', command: 'true', schedule: 'R/2024-01-02T00:00:00Z/P1D' })).status, 204);
+    const stat = async (): Promise<{ lastNotificationError?: Record<string, unknown> }> =>
+      (await (await fetch(`${base}/v1/scheduler/job/stat/hooked`)).json()) as { lastNotificationError?: Record<string, unknown> };
+    assert.equal((await stat()).lastNotificationError, undefined);
+    failures.set('hooked', { deliveryId: 'hooked:1:job_failure', job: 'hooked', event: 'job_failure', url: 'http://h/x', attempts: 5, error: '5 attempts failed: HTTP 503', at: Date.parse('2024-01-01T00:00:00Z') });
+    assert.deepEqual((await stat()).lastNotificationError, {
+      deliveryId: 'hooked:1:job_failure',
+      event: 'job_failure',
+      url: 'http://h/x',
+      attempts: 5,
+      error: '5 attempts failed: HTTP 503',
+      at: '2024-01-01T00:00:00.000Z',
+    });
+    assert.equal((await fetch(`${base}/v1/scheduler/job/hooked`, { method: 'DELETE' })).status, 204);
+    assert.deepEqual(removed, ['hooked']);
   });
 });

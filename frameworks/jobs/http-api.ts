@@ -7,6 +7,7 @@ import { NotLeadingError } from './errors.js';
 import type { JobDefinition } from './job-definition.js';
 import type { JobStatus, RunRecord } from './job-status.js';
 import type { JobEntry, JobsEngine } from './jobs-engine.js';
+import type { NotificationFailure } from './webhook-outbox.js';
 
 export interface JobsApiHost {
   /** The engine while this instance leads and has loaded its state. */
@@ -16,6 +17,10 @@ export interface JobsApiHost {
   leaderAddress(): string | undefined;
   /** Kills the task of a deleted job's run in progress. */
   killTask(taskId: string, agentId?: string): Promise<void>;
+  /** The job's webhook notification last given up on, if any (shown in its stat). */
+  notificationFailure?(name: string): NotificationFailure | undefined;
+  /** A job was deleted (forget its notification failure). */
+  jobRemoved?(name: string): Promise<void>;
 }
 
 /** A job as GET /v1/scheduler/jobs lists it: the definition plus Chronos's counters. */
@@ -69,10 +74,12 @@ export interface JobStatView {
     durationSeconds: number | null;
     message: string;
   }>;
+  /** Tessera's own: the last webhook notification given up on (refused, or its attempts used up). */
+  lastNotificationError?: { deliveryId: string; event: string; url: string; attempts: number; error: string; at: string };
 }
 
 /** Run durations (seconds) and the recent runs, newest first — Chronos's stat shape. */
-export function jobStats(name: string, status: JobStatus): JobStatView {
+export function jobStats(name: string, status: JobStatus, notificationFailure?: NotificationFailure): JobStatView {
   const runs = status.history.filter((r: RunRecord) => r.outcome !== 'skipped' && r.startedAt !== undefined);
   const durations = runs.map((r) => (r.finishedAt - (r.startedAt as number)) / 1000).sort((a, b) => a - b);
   const pct = (p: number): number => (durations.length === 0 ? 0 : (durations[Math.min(durations.length - 1, Math.ceil(p * durations.length) - 1)] ?? 0));
@@ -102,6 +109,18 @@ export function jobStats(name: string, status: JobStatus): JobStatView {
       durationSeconds: r.startedAt === undefined ? null : (r.finishedAt - r.startedAt) / 1000,
       message: r.count === undefined ? (r.message ?? '') : `${r.message ?? ''} (${r.count} occurrences)`,
     })),
+    ...(notificationFailure === undefined
+      ? {}
+      : {
+          lastNotificationError: {
+            deliveryId: notificationFailure.deliveryId,
+            event: notificationFailure.event,
+            url: notificationFailure.url,
+            attempts: notificationFailure.attempts,
+            error: notificationFailure.error,
+            at: iso(notificationFailure.at),
+          },
+        }),
   };
 }
 
@@ -157,7 +176,7 @@ export function createJobsApp(host: JobsApiHost, logger: Logger): Koa {
   });
   router.get('/v1/scheduler/job/stat/:name', (ctx) => {
     const name = ctx.params.name ?? '';
-    ctx.body = jobStats(name, engine().get(name).status);
+    ctx.body = jobStats(name, engine().get(name).status, host.notificationFailure?.(name));
   });
   router.get('/v1/scheduler/job/:name', (ctx) => {
     ctx.body = jobView(engine().get(ctx.params.name ?? ''));
@@ -167,7 +186,9 @@ export function createJobsApp(host: JobsApiHost, logger: Logger): Koa {
     ctx.status = 204;
   });
   router.delete('/v1/scheduler/job/:name', async (ctx) => {
-    const active = await engine().remove(ctx.params.name ?? '');
+    const name = ctx.params.name ?? '';
+    const active = await engine().remove(name);
+    await host.jobRemoved?.(name);
     if (active?.taskId) await host.killTask(active.taskId, active.agentId).catch((err: unknown) => logger.warn({ err }, 'kill failed'));
     ctx.status = 204;
   });

@@ -32,6 +32,12 @@ export interface JobsEngineOptions {
   logger: Logger;
   clock?: Clock;
   retry?: RetryPolicyOptions;
+  /**
+   * Awaited BEFORE a finished run's record is written (the webhook outbox stores its delivery here):
+   * a crash between the two writes can then only repeat a notification, never lose it. If it throws,
+   * the record is not written either and the update fails (as when the store refuses the record).
+   */
+  beforeFinish?: (run: FinishedRun) => Promise<void>;
 }
 
 /** A run that ended (after its retries): what webhooks report. */
@@ -234,6 +240,7 @@ export class JobsEngine {
       }
       const result = finishAttempt(status, job.retries, update.state, update.message, this.clock.now(), this.options.retry);
       if (!result) return true;
+      if (result.kind !== 'retry') await this.options.beforeFinish?.({ job, record: result.record, status: result.status });
       await this.save(name, result.status);
       this.options.logger.info({ job: name, taskId: update.taskId, state: update.state, result: result.kind }, 'attempt finished');
       if (result.kind === 'retry') this.changed();

@@ -11,7 +11,7 @@ import { createJobsApp } from './http-api.js';
 import { JobsEngine } from './jobs-engine.js';
 import { JobsScheduler } from './jobs-scheduler.js';
 import type { RetryPolicyOptions } from './retry-policy.js';
-import { WebhookNotifier } from './webhooks.js';
+import { WebhookNotifier, type WebhookNotifierOptions } from './webhooks.js';
 
 export interface JobsFrameworkOptions {
   /** The master: 'host:port', 'http://host:port' or 'zk://…/tessera'. */
@@ -30,6 +30,8 @@ export interface JobsFrameworkOptions {
   /** Seconds the master keeps our tasks while no instance is subscribed (default one week). */
   failoverTimeoutSeconds?: number;
   retry?: RetryPolicyOptions;
+  /** Webhook delivery: attempts per notification (default 5), backoff and per-attempt timeout. */
+  webhooks?: Pick<WebhookNotifierOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
   zkSessionTimeoutMs?: number;
 }
 
@@ -104,6 +106,10 @@ export class JobsFramework {
       killTask: async (taskId: string, agentId?: string) => {
         await this.leadership?.client.kill(taskId, agentId);
       },
+      notificationFailure: (name: string) => this.leadership?.notifier.lastFailure(name),
+      jobRemoved: async (name: string) => {
+        await this.leadership?.notifier.forgetJob(name);
+      },
     };
   }
 
@@ -123,7 +129,15 @@ export class JobsFramework {
     if (!instance?.leading || this.leadership) return;
     const { logger } = this.options;
     const clock = this.options.clock ?? systemClock;
-    const engine = await JobsEngine.load({ store: instance.store, logger, clock, ...(this.options.retry ? { retry: this.options.retry } : {}) });
+    // Only the leader sends webhooks; the outbox in the store carries what is owed from one leader to the next.
+    const notifier = new WebhookNotifier({ ...this.options.webhooks, store: instance.store, logger, clock, leading: () => instance.leading });
+    const engine = await JobsEngine.load({
+      store: instance.store,
+      logger,
+      clock,
+      ...(this.options.retry ? { retry: this.options.retry } : {}),
+      beforeFinish: (run) => notifier.persist(run),
+    });
     const frameworkId = await instance.store.get<string>(FRAMEWORK_ID_KEY);
     const client = new SchedulerClient({
       master: this.options.master,
@@ -141,13 +155,18 @@ export class JobsFramework {
       logger.info({ frameworkId: id }, 'subscribed');
     });
     client.on('error', (message) => logger.error({ message }, 'master reported an error'));
-    const notifier = new WebhookNotifier({ logger, clock });
     engine.onFinished((run) => notifier.notify(run));
     const scheduler = new JobsScheduler({ engine, client, logger, clock });
+    try {
+      await notifier.resume();
+    } catch (err) {
+      await notifier.stop();
+      throw err;
+    }
     this.leadership = { engine, client, scheduler, notifier };
     scheduler.start();
     client.start();
-    logger.info({ jobs: engine.list().length }, 'leading: state loaded, scheduling');
+    logger.info({ jobs: engine.list().length, webhooksOwed: notifier.pending().length }, 'leading: state loaded, scheduling');
   }
 
   private async stepDown(): Promise<void> {
