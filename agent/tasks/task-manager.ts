@@ -276,16 +276,19 @@ export class TaskManager {
       await this.send(record, 'TASK_KILLED', { reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Task killed before it was started', source: 'SOURCE_AGENT' });
       return;
     }
-    // The sandbox is made while TASK_STARTING is checkpointed; a kill asked for meanwhile is honoured
-    // once the task has started, like one that comes during the start.
+    // The sandbox is made and the start begins while TASK_STARTING is checkpointed (the update log keeps
+    // the order of the updates after it); a kill asked for meanwhile is honoured once the task has
+    // started, like one that comes during the start.
     const sandboxMade = mkdir(record.sandboxDir, { recursive: true, mode: 0o755 });
     sandboxMade.catch(() => undefined);
-    await this.send(record, 'TASK_STARTING', { source: 'SOURCE_EXECUTOR' });
-    await sandboxMade;
+    const starting = this.send(record, 'TASK_STARTING', { source: 'SOURCE_EXECUTOR' });
+    starting.catch(() => undefined); // awaited below, on both paths
     let handle: TaskHandle;
     try {
+      await sandboxMade;
       handle = await executor.startTask(this.configFor(record));
     } catch (err) {
+      await starting;
       if (this.stopped) return;
       this.logger.warn({ err, taskId: task.task_id }, 'task failed to start');
       await this.send(record, 'TASK_FAILED', { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: errorMessage(err), source: 'SOURCE_AGENT' });
@@ -298,6 +301,7 @@ export class TaskManager {
     record.handle = handle;
     // Written even when the agent is stopping: it is the truth a restarted agent needs to find the task.
     await this.options.store.saveHandle(task.task_id, handle);
+    await starting;
     if (this.stopped) return;
     if (record.kill) await this.startKill(record);
     else {
