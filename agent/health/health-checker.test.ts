@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { silentLogger, type HealthCheck } from '../../common/index.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../common/testing/index.js';
 import { HealthChecker, healthTiming, type HealthEvent, type ProbeResult } from './health-checker.js';
 
 /** A probe the test answers by hand; it records the abort signal of the call in flight. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { silentLogger, type AgentInfo, type TaskStatus, type TaskView } from '../../common/index.js';
 import { TaskStore } from '../tasks/index.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../common/testing/index.js';
 import { AgentManager } from './index.js';
 
 const info: AgentInfo = {

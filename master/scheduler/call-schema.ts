@@ -2,6 +2,7 @@
 // Structure only: semantic checks of task infos (ids, resources, what is unsupported) live in convert.ts.
 // Unknown fields are allowed (and ignored), as Mesos's JSON parser ignores them.
 import {
+  HEALTH_CHECK_MAX_SECONDS,
   type MesosResource,
   type AcceptCall,
   type AcknowledgeCall,
@@ -240,9 +241,7 @@ const containerSchema: JSONSchemaType<MesosContainerInfo> = {
   required: ['type'],
 };
 
-/** Longest any health check timing may be (a day), as the agent's launch schema. */
-const MAX_HEALTH_SECONDS = 86_400;
-const healthSeconds = { type: 'number', nullable: true, minimum: 0, maximum: MAX_HEALTH_SECONDS } as const;
+const healthSeconds = { type: 'number', nullable: true, minimum: 0, maximum: HEALTH_CHECK_MAX_SECONDS } as const;
 const probePort = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 
 /** HealthCheck (mesos.proto). Seconds are doubles, never negative; each type needs its sub-message. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../common/testing/index.js';
 import { TaskWatch } from './task-watch.js';
 
 describe('TaskWatch', () => {

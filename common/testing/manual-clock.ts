@@ -1,5 +1,5 @@
 // Test helper: a clock that moves only when the test says so.
-import type { Clock, TimerHandle } from '../../common/index.js';
+import type { Clock, TimerHandle } from '../clock.js';
 
 interface Timer extends TimerHandle {
   at: number;
