@@ -4,7 +4,7 @@
 # end-to-end tests (real cgroups, real Docker), and the cgroups v2 tests in a QEMU VM.
 # TESSERA_SKIP_VM=1 skips the VM run (it is still required in CI).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
