@@ -11,6 +11,9 @@ import { TEST_IMAGE, TestCluster } from '../integration-tests/harness/cluster.js
 import { bareCgroupLaunches, dockerRunRm } from './baseline.js';
 import { ms, summarize, type Summary } from './stats.js';
 
+// The daemons log at their own default level (the test harness would otherwise ask for debug).
+process.env.TESSERA_LOG_LEVEL ??= 'info';
+
 const N = Number(process.env.BENCH_N ?? 40);
 const DOCKER_N = Number(process.env.BENCH_DOCKER_N ?? 24);
 const THROUGHPUT_N = Number(process.env.BENCH_THROUGHPUT_N ?? 300);

@@ -20,7 +20,7 @@ export class Daemon {
   /** Starts `tessera <args>` and resolves once `GET <url>/health` answers. */
   static async start(name: string, args: string[], url: string, logDir: string): Promise<Daemon> {
     const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [...(process.env.TESSERA_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.TESSERA_CPU_PROF_DIR] : []), CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'debug' },
     });
