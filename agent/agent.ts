@@ -81,6 +81,8 @@ interface Parts {
   resources: Resources;
   isolator: Isolator;
   executors: Partial<Record<ExecutorKind, Executor>>;
+  /** The command executor this agent made (not one handed in): stop() closes it (ends its spawner process). */
+  ownCommandExecutor: CommandExecutor | undefined;
   store: CheckpointStore;
   statusUpdates: StatusUpdateManager;
   taskManager: TaskManager;
@@ -147,6 +149,7 @@ export class Agent {
       resources,
       isolator,
       executors,
+      ownCommandExecutor: !options.executors?.command && executors.command instanceof CommandExecutor ? executors.command : undefined,
       store,
       statusUpdates,
       taskManager,
@@ -279,6 +282,8 @@ export class Agent {
       await this.detector?.close().catch((err: unknown) => this.parts.logger.warn({ err }, 'closing the leader detector failed'));
       await this.server?.close();
       await tasksStopped;
+      // Its spawner process goes; the tasks it started run on (they are detached).
+      await this.parts.ownCommandExecutor?.close().catch((err: unknown) => this.parts.logger.warn({ err }, 'closing the command executor failed'));
       await this.parts.store.close();
       this.parts.logger.info({ agentId: this.id }, 'agent stopped (tasks left running)');
     })();

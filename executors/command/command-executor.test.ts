@@ -2,7 +2,7 @@
 // of scripts/cgroup2-vm/run.sh): each test gets its own cgroups root and sandbox, and removes every
 // task, cgroup and file it made.
 import assert from 'node:assert/strict';
-import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/index.js';
 import type { Isolator } from '../../isolators/index.js';
@@ -17,6 +17,7 @@ import {
   pidExists,
   readSandboxFile,
   removeCgroupsRoot,
+  spawnerPids,
   removeSandbox,
   requireRealCgroups,
   taskConfig,
@@ -40,6 +41,8 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
   const started: Array<{ executor: CommandExecutor; handle: TaskHandle }> = [];
   /** Every container a test asked for, started or not: cleaned even if a launch went wrong. */
   const containers: string[] = [];
+  /** Executors a test made besides `executor`, closed after it. */
+  const extraExecutors: CommandExecutor[] = [];
 
   beforeEach(async function () {
     version = await requireRealCgroups(this);
@@ -53,6 +56,9 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     for (const { executor: owner, handle } of started.splice(0)) {
       await owner.destroyTask(handle).catch((err: unknown) => console.error('destroyTask failed', err));
     }
+    // Their spawners go too: none may outlive the test.
+    for (const owner of [executor, ...extraExecutors.splice(0)]) await owner?.close();
+    assert.deepEqual(await spawnerPids(), [], 'a spawner process was left running');
     for (const containerId of containers.splice(0)) {
       await isolator.cleanup(containerId).catch((err: unknown) => console.error('cleanup failed', err));
     }
@@ -170,6 +176,7 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     await assert.rejects(start(noSandbox), (err: unknown) => {
       assert.ok(err instanceof ExecutorError);
       assert.equal(err.code, 'LAUNCH_FAILED');
+      assert.match(err.message, /ENOENT/);
       return true;
     });
     assert.equal(await isolator.exists(noSandbox.containerId), false);
@@ -180,6 +187,8 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     await assert.rejects(start(badStdout), (err: unknown) => {
       assert.ok(err instanceof ExecutorError);
       assert.equal(err.code, 'LAUNCH_FAILED');
+      // The spawner's own error, as the system gave it.
+      assert.match(err.message, /EISDIR/);
       return true;
     });
     assert.equal(await isolator.exists(badStdout.containerId), false);
@@ -355,6 +364,52 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     assert.ok(!recovered.running);
     assert.equal(recovered.exit.exitCode, null);
     assert.match(recovered.exit.message ?? '', /exit status unknown/);
+  });
+
+  it('follows a task by pid when its spawner is killed mid-run, and starts a new spawner for the next launch', async () => {
+    const byPid = await CommandExecutor.create({ isolator, logger: silentLogger, pollIntervalMs: 50 });
+    extraExecutors.push(byPid);
+    const handle = await start(
+      await config({ command: { value: 'echo ready; while [ ! -e go ]; do sleep 0.05; done; exit 7' } }),
+      byPid,
+    );
+    await waitForOutput(handle.sandboxDir, 'ready');
+    // Waited for before the spawner dies: the notification it was waiting on can no longer come.
+    const exit = byPid.waitTask(handle);
+    const [spawner, ...others] = await spawnerPids();
+    assert.ok(spawner !== undefined && others.length === 0, 'expected one spawner');
+    process.kill(spawner, 'SIGKILL');
+    await waitFor('the spawner to die', async () => ((await spawnerPids()).length === 0 ? true : undefined));
+    assert.equal(pidExists(handle.pid ?? 0), true, 'the task died with its spawner');
+    await writeFile(join(handle.sandboxDir, 'go'), '');
+    const result = await exit;
+    assert.equal(result.exitCode, 7, JSON.stringify(result));
+    assert.equal(result.signal, null);
+
+    const next = await start(await config({ command: { value: 'exit 3' } }), byPid);
+    assert.equal((await byPid.waitTask(next)).exitCode, 3);
+    const [respawned] = await spawnerPids();
+    assert.ok(respawned !== undefined && respawned !== spawner, 'no new spawner for the next launch');
+  });
+
+  it('close() ends the spawner; running tasks live on and are followed by pid', async () => {
+    const handle = await start(
+      await config({ command: { value: 'echo ready; while [ ! -e go ]; do sleep 0.05; done; exit 5' } }),
+    );
+    await waitForOutput(handle.sandboxDir, 'ready');
+    assert.equal((await spawnerPids()).length, 1);
+    await executor.close();
+    assert.deepEqual(await spawnerPids(), []);
+    assert.equal(pidExists(handle.pid ?? 0), true, 'the task died with its spawner');
+    assert.ok((await isolator.processes(handle.containerId)).length >= 1);
+    assert.equal((await executor.inspectTask(handle)).running, true);
+    await assert.rejects(start(await config({ command: { value: 'true' } })), (err: unknown) => {
+      assert.ok(err instanceof ExecutorError);
+      assert.equal(err.code, 'LAUNCH_FAILED');
+      return true;
+    });
+    await writeFile(join(handle.sandboxDir, 'go'), '');
+    assert.equal((await executor.waitTask(handle)).exitCode, 5);
   });
 
   it('measures the per-launch overhead of a no-op task', async () => {

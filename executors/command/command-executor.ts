@@ -1,12 +1,11 @@
 // Runs a task's command as a plain process inside its isolator's cgroup (Mesos's command executor,
 // shaped like a Nomad driver). The process is a detached wrapper (its own process group, so it outlives
 // an agent restart) that waits on fd 3 until it has been moved into the cgroup, then runs the program
-// and records its exit status in the sandbox for an agent that was down when it ended.
-import { spawn, type ChildProcess } from 'node:child_process';
+// and records its exit status in the sandbox for an agent that was down when it ended. Wrappers are
+// started by a small spawner process (spawner.ts), so that the agent never blocks on fork/exec.
 import { constants as fsConstants } from 'node:fs';
-import { access, chown, mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { access, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import {
   errorMessage,
   systemClock,
@@ -27,7 +26,9 @@ import type {
 } from '../executor.js';
 import { taskArgv, taskEnv } from './launch-spec.js';
 import { isWrapperAlive, signalQuietly, signalWrapperGroup } from './processes.js';
+import { SpawnerError } from './errors.js';
 import { findProgram } from './program.js';
+import { Spawner, type SpawnedWrapper, type WrapperEnd, type WrapperSpec } from './spawner.js';
 import { resolveUser, type UserIds } from './users.js';
 import {
   decodeShellStatus,
@@ -46,18 +47,15 @@ export interface CommandExecutorOptions {
   pollIntervalMs?: number;
 }
 
-interface WrapperExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A wrapper this executor spawned: its exit comes from the child process itself. */
+/** A wrapper this executor launched: its exit comes from the spawner, which is its parent. */
 interface OwnTask {
-  child: ChildProcess;
-  exited: Promise<WrapperExit>;
+  exited: Promise<WrapperEnd>;
+  /** Keeps the agent's process alive while the exit is awaited. */
+  hold(): () => void;
 }
 
 const UNKNOWN_EXIT_MESSAGE = 'exited while the agent was down; exit status unknown';
+const LOST_EXIT_MESSAGE = 'exited after its spawner process ended; exit status unknown';
 
 export class CommandExecutor implements Executor {
   readonly kind = 'command' as const;
@@ -70,6 +68,10 @@ export class CommandExecutor implements Executor {
   /** Containers whose isolator reported a memory limitation (OOM kill). */
   private readonly oomSeen = new Set<string>();
   private readonly watching = new Set<string>();
+  private currentSpawner: Spawner | undefined;
+  /** Every spawner started, until close(): one that ended may still be exiting. */
+  private readonly spawners = new Set<Spawner>();
+  private closed = false;
 
   private constructor(options: CommandExecutorOptions) {
     this.isolator = options.isolator;
@@ -234,7 +236,11 @@ export class CommandExecutor implements Executor {
     }
   }
 
-  /** Spawns the wrapper, moves it into the cgroup, then releases it to run the program. */
+  /**
+   * Has the spawner start the wrapper, moves it into the cgroup, then releases it to run the program.
+   * A wrapper the spawner started but never released runs nothing (its gate closes with the spawner),
+   * so a launch the spawner ended under is safely tried once more on a new spawner.
+   */
   private async spawnIsolated(
     config: TaskConfig,
     argv: string[],
@@ -243,60 +249,58 @@ export class CommandExecutor implements Executor {
   ): Promise<number> {
     const { containerId, sandboxDir } = config;
     const [file, ...args] = wrapperArgv(containerId, sandboxDir, argv);
-    const files: FileHandle[] = [];
-    let spawned: Promise<ChildProcess>;
-    let exited: Promise<WrapperExit>;
-    let closed: Promise<void>;
+    const spec: WrapperSpec = {
+      file: file ?? '/bin/sh',
+      args,
+      cwd: sandboxDir,
+      env,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      stdoutPath: join(sandboxDir, 'stdout'),
+      stderrPath: join(sandboxDir, 'stderr'),
+    };
+    let spawner = this.spawner();
+    let wrapper: SpawnedWrapper;
     try {
-      // Both at once; whichever opened is closed below even if the other failed.
-      const opened = await Promise.allSettled(['stdout', 'stderr'].map((name) => open(join(sandboxDir, name), 'a')));
-      for (const result of opened) if (result.status === 'fulfilled') files.push(result.value);
-      for (const result of opened) if (result.status === 'rejected') throw result.reason;
-      const [stdout, stderr] = files;
-      if (!stdout || !stderr) throw new Error('cannot open the sandbox log files');
-      if (user) await Promise.all(files.map((f) => f.chown(user.uid, user.gid)));
-      const child = spawn(file ?? '/bin/sh', args, {
-        cwd: sandboxDir,
-        env,
-        detached: true,
-        stdio: ['ignore', stdout.fd, stderr.fd, 'pipe'],
-        ...(user ? { uid: user.uid, gid: user.gid } : {}),
-      });
-      // Listen before anything else awaits: 'spawn'/'error' come on the next tick.
-      spawned = new Promise<ChildProcess>((resolve, reject) => {
-        child.once('spawn', () => resolve(child));
-        child.once('error', reject);
-      });
-      spawned.catch(noop);
-      exited = new Promise<WrapperExit>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
-      );
-    } finally {
-      // The child holds its own copies of the descriptors: ours close while the launch goes on.
-      closed = Promise.all(files.map((f) => f.close())).then(noop);
-      closed.catch(noop);
+      wrapper = await spawner.spawn(spec);
+    } catch (err) {
+      if (!(err instanceof SpawnerError && err.code === 'SPAWNER_ENDED')) throw err;
+      this.logger.info({ containerId, err: errorMessage(err) }, 'the spawner ended during a launch; trying a new one');
+      spawner = this.spawner();
+      wrapper = await spawner.spawn(spec);
     }
+    const { pid, exited } = wrapper;
     try {
-      const child = await spawned;
-      child.on('error', (err) => this.logger.warn({ containerId, err }, 'wrapper process error'));
-      const pid = child.pid;
-      if (pid === undefined) throw new ExecutorError('LAUNCH_FAILED', 'the wrapper process has no pid');
-      // Not ref'd: an agent that stops must not be held up by its tasks (they are meant to outlive it).
-      child.unref();
+      await this.isolator.isolate(containerId, pid);
+      await wrapper.release();
+    } catch (err) {
+      signalQuietly(-pid, 'SIGKILL');
+      await exited;
+      throw new ExecutorError('LAUNCH_FAILED', `cannot isolate the task: ${errorMessage(err)}`, { cause: err });
+    }
+    this.ownTasks.set(containerId, { exited, hold: () => spawner.hold() });
+    return pid;
+  }
 
-      try {
-        await this.isolator.isolate(containerId, pid);
-        await release(child.stdio[3] as Writable | null);
-      } catch (err) {
-        signalQuietly(-pid, 'SIGKILL');
-        await exited;
-        throw new ExecutorError('LAUNCH_FAILED', `cannot isolate the task: ${errorMessage(err)}`, { cause: err });
-      }
-      this.ownTasks.set(containerId, { child, exited });
-      return pid;
-    } finally {
-      await closed;
-    }
+  /** The live spawner, or a new one if there is none yet or the last one ended. */
+  private spawner(): Spawner {
+    const current = this.currentSpawner;
+    if (current?.alive) return current;
+    if (this.closed) throw new ExecutorError('LAUNCH_FAILED', 'the command executor is closed');
+    if (current) void current.close().then(() => this.spawners.delete(current));
+    const spawner = Spawner.start({ logger: this.logger, clock: this.clock });
+    this.currentSpawner = spawner;
+    this.spawners.add(spawner);
+    return spawner;
+  }
+
+  /**
+   * Ends the spawner; running tasks go on (they are detached) and are then followed by pid, as after an
+   * agent restart. No launch after this.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.spawners].map((spawner) => spawner.close()));
+    this.spawners.clear();
   }
 
   private async computeExit(handle: TaskHandle): Promise<ExitResult> {
@@ -304,11 +308,10 @@ export class CommandExecutor implements Executor {
     const own = this.ownTasks.get(containerId);
     let result: ExitResult;
     let oom: Promise<boolean> | undefined;
-    if (own) {
-      // Waiting keeps the process alive; otherwise the child does not.
-      own.child.ref();
-      const { code, signal } = await own.exited;
-      own.child.unref();
+    // Waiting keeps the agent's process alive; a running task by itself does not.
+    const end = own ? await this.holding(own) : undefined;
+    if (end?.kind === 'exited') {
+      const { code, signal } = end;
       if (signal !== null) {
         // The wrapper itself was killed: the program may outlive it, and may have left a status.
         await this.pollUntilEnded(handle);
@@ -327,12 +330,18 @@ export class CommandExecutor implements Executor {
             : decodeShellStatus(recorded ?? code ?? NOT_RELEASED_STATUS);
       }
     } else {
+      // Not our child, or the spawner that was its parent ended first: follow it by pid.
       await this.pollUntilEnded(handle);
       const status = await readExitStatus(sandboxDir);
       result =
         status !== undefined
           ? decodeShellStatus(status)
-          : { exitCode: null, signal: null, oomKilled: false, message: UNKNOWN_EXIT_MESSAGE };
+          : {
+              exitCode: null,
+              signal: null,
+              oomKilled: false,
+              message: end?.kind === 'lost' ? LOST_EXIT_MESSAGE : UNKNOWN_EXIT_MESSAGE,
+            };
     }
     // Read before anyone cleans the cgroup up: the counter goes with it.
     if (await (oom ?? this.wasOomKilled(containerId))) {
@@ -344,6 +353,16 @@ export class CommandExecutor implements Executor {
     }
     this.logger.info({ containerId, exit: result }, 'command task ended');
     return result;
+  }
+
+  /** Awaits a wrapper's end while keeping the agent's process alive for it. */
+  private async holding(own: OwnTask): Promise<WrapperEnd> {
+    const release = own.hold();
+    try {
+      return await own.exited;
+    } finally {
+      release();
+    }
   }
 
   /** Running: the wrapper lives, or (its status not yet written) something is left in the cgroup. */
@@ -422,14 +441,4 @@ function noop(): void {}
 function asLaunchFailed(err: unknown): ExecutorError {
   if (err instanceof ExecutorError) return err;
   return new ExecutorError('LAUNCH_FAILED', errorMessage(err), { cause: err });
-}
-
-/** Writes the release line to the wrapper's fd 3 and closes it. */
-async function release(gate: Writable | null): Promise<void> {
-  if (!gate) throw new Error('the wrapper has no release pipe');
-  await new Promise<void>((resolve, reject) => {
-    gate.once('error', reject);
-    gate.end('go\n', () => resolve());
-  });
-  gate.destroy();
 }
