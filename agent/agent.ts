@@ -196,6 +196,7 @@ export class Agent {
       throw err;
     }
     agent.detector = detector;
+    agent.parts.ownCommandExecutor?.warmUp();
     logger.info({ url: agent.url, master: link.url, resources, isolation: isolator.name, executors: Object.keys(executors) }, 'agent started');
     return agent;
   }

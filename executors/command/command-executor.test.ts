@@ -392,6 +392,18 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     assert.ok(respawned !== undefined && respawned !== spawner, 'no new spawner for the next launch');
   });
 
+  it('warmUp() starts the spawner before any launch, and the first launch uses it', async () => {
+    assert.deepEqual(await spawnerPids(), [], 'no spawner before warm-up');
+    executor.warmUp();
+    const [warm] = await waitFor('a spawner', async () => {
+      const pids = await spawnerPids();
+      return pids.length === 1 ? pids : undefined;
+    });
+    const handle = await start(await config({ command: { value: 'exit 0' } }));
+    assert.equal((await executor.waitTask(handle)).exitCode, 0);
+    assert.deepEqual(await spawnerPids(), [warm], 'the launch used the warmed-up spawner');
+  });
+
   it('close() ends the spawner; running tasks live on and are followed by pid', async () => {
     const handle = await start(
       await config({ command: { value: 'echo ready; while [ ! -e go ]; do sleep 0.05; done; exit 5' } }),

@@ -281,6 +281,11 @@ export class CommandExecutor implements Executor {
     return pid;
   }
 
+  /** Starts the spawner now (in the background), so the first launch does not pay its start-up. */
+  warmUp(): void {
+    if (!this.closed) this.spawner();
+  }
+
   /** The live spawner, or a new one if there is none yet or the last one ended. */
   private spawner(): Spawner {
     const current = this.currentSpawner;
