@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RemoteError, isTerminal, requestJson, type TaskState, type TaskSubmission, type TaskView } from '../../common/index.js';
+import { RemoteError, errorMessage, isTerminal, requestJson, type TaskState, type TaskSubmission, type TaskView } from '../../common/index.js';
 import { TestAgent, type MasterState } from './cluster.js';
 import { Daemon } from './daemon.js';
 import { freePort } from './ports.js';
@@ -162,15 +162,33 @@ export class HaCluster {
    * Asked through any master, as a client would. Right after an election a follower may not know
    * the new leader yet and answers 503 ("retry shortly"): retried, as the contract asks of clients.
    */
+  /**
+   * The task, read through any running master (a follower redirects to the leader). A 503 (this master
+   * does not know a leader, or the leader is settling) moves on to the next master, as a client that
+   * was given every master's address does; the answers seen are in the timeout's message.
+   */
   async task(taskId: string): Promise<TaskView> {
-    return waitFor(`task ${taskId} from a master that knows the leader`, async () => {
-      try {
-        return await requestJson<TaskView>(`${this.entry()}/api/v1/tasks/${encodeURIComponent(taskId)}`);
-      } catch (err) {
-        if (err instanceof RemoteError && err.status === 503) return undefined;
-        throw err;
-      }
-    }, 15_000);
+    let turn = 0;
+    const refusals = new Map<string, string>();
+    try {
+      return await waitFor(`task ${taskId} from a master that knows the leader`, async () => {
+        const running = this.masters.filter((m) => m.running);
+        if (running.length === 0) throw new Error('no master is running');
+        const master = running[turn++ % running.length]!;
+        try {
+          return await requestJson<TaskView>(`${master.url}/api/v1/tasks/${encodeURIComponent(taskId)}`);
+        } catch (err) {
+          if (err instanceof RemoteError && err.status === 503) {
+            refusals.set(master.url, err.message);
+            return undefined;
+          }
+          throw err;
+        }
+      }, 15_000);
+    } catch (err) {
+      const seen = [...refusals].map(([url, message]) => `${url}: ${message}`).join('; ');
+      throw new Error(`${errorMessage(err)} (last 503 of each master: ${seen})`, { cause: err });
+    }
   }
 
   async waitForState(taskId: string, states: TaskState[], timeoutMs = 30_000): Promise<TaskView> {
