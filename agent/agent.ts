@@ -33,7 +33,6 @@ import { detectResources } from './resources.js';
 import { parseHostname } from '../common/index.js';
 import { StatusUpdateManager } from './status-updates/index.js';
 import { TaskManager } from './tasks/index.js';
-import { DockerodeExec } from './health/index.js';
 
 export interface AgentOptions {
   /** Bind address, default '0.0.0.0'. */
@@ -137,8 +136,8 @@ export class Agent {
       executors,
       logger,
       agentId: () => link?.agentId ?? agentId,
-      // Health checks of Docker tasks run through `docker exec`, on the engine the Docker executor uses.
-      health: { isolator, ...(executors.docker ? { containers: new DockerodeExec() } : {}) },
+      // COMMAND health checks run inside the task through its executor (execTask).
+      health: { executors },
     });
     const agent = new Agent({
       options,

@@ -49,6 +49,26 @@ export interface TaskInspection {
   exit?: ExitResult;
 }
 
+export interface ExecOptions {
+  /** On top of the task's own environment. */
+  env?: Record<string, string>;
+  /** The command is killed (with whatever it forked) after this long. */
+  timeoutMs: number;
+  /** Aborting kills the command; execTask then resolves once it is gone. */
+  signal: AbortSignal;
+}
+
+export interface ExecResult {
+  /** null when it was killed by a signal (timeout, abort) or the exit status is unknown. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The tail (at most 4 KiB) of its stdout and stderr together. */
+  output: string;
+}
+
+/** How much of an exec's output execTask keeps: the tail. */
+export const EXEC_OUTPUT_MAX = 4096;
+
 export interface Executor {
   readonly kind: ExecutorKind;
   /** Starts the task under its limits. Throws ExecutorError (e.g. IMAGE_NOT_FOUND) if it cannot start. */
@@ -68,4 +88,16 @@ export interface Executor {
   findTasks(agentId: string): Promise<TaskHandle[]>;
   inspectTask(handle: TaskHandle): Promise<TaskInspection>;
   taskStats(handle: TaskHandle): Promise<ResourceStatistics>;
+  /**
+   * Runs argv inside the running task's container (Nomad's ExecTask): its cgroup / container, its
+   * environment (plus options.env), its user, in its sandbox. Resolves with how it ended, also for a
+   * failing or killed command; rejects (ExecutorError) only when it cannot run at all. Resolves once
+   * the command is gone.
+   */
+  execTask(handle: TaskHandle, argv: string[], options: ExecOptions): Promise<ExecResult>;
+  /**
+   * The address the task listens on when it has one of its own (a container on a bridge network);
+   * undefined: it shares this host's network.
+   */
+  taskAddress(handle: TaskHandle): Promise<string | undefined>;
 }

@@ -1,5 +1,7 @@
 // The public face of executors/.
 export type {
+  ExecOptions,
+  ExecResult,
   Executor,
   ExecutorKind,
   ExitResult,

@@ -10,7 +10,5 @@ export {
   type Probe,
   type ProbeResult,
 } from './health-checker.js';
-export { probeFor, type ProbeContext, type ProbeTarget } from './task-probe.js';
-export { runCommandProbe, checkArgv, type CommandProbeOptions, type CommandProbeTarget } from './command-probe.js';
+export { probeFor, checkArgv, type ProbeContext, type ProbeTarget } from './task-probe.js';
 export { runHttpProbe, runTcpProbe } from './network-probe.js';
-export { DockerodeExec, type ContainerExec, type ExecResult } from './container-exec.js';

@@ -1,16 +1,13 @@
-// Which probe a task's health check runs, by check type and by how the task runs.
-import { assertNever, type HealthCheck, type TaskInfo } from '../../common/index.js';
-import type { ExecutorKind, TaskHandle } from '../../executors/index.js';
-import type { Isolator } from '../../isolators/index.js';
-import { checkArgv, runCommandProbe } from './command-probe.js';
-import type { ContainerExec } from './container-exec.js';
+// Which probe a task's health check runs, by check type and by how the task runs. A COMMAND check runs
+// inside the task through its executor (execTask: the task's cgroup or container, environment, user).
+import { assertNever, errorMessage, type CommandInfo, type HealthCheck, type TaskInfo } from '../../common/index.js';
+import type { ExecResult, Executor, ExecutorKind, TaskHandle } from '../../executors/index.js';
 import type { Probe, ProbeResult } from './health-checker.js';
 import { runHttpProbe, runTcpProbe } from './network-probe.js';
 
 export interface ProbeContext {
-  isolator: Isolator;
-  /** Present when Docker tasks can run here. */
-  containers?: ContainerExec;
+  /** The executors the tasks run on, by kind. */
+  executors: Partial<Record<ExecutorKind, Executor>>;
 }
 
 export interface ProbeTarget {
@@ -25,24 +22,19 @@ export function probeFor(check: HealthCheck, target: ProbeTarget, context: Probe
   switch (check.type) {
     case 'COMMAND': {
       const command = check.command ?? {};
-      if (target.kind === 'command') {
-        return ({ timeoutMs, signal }) =>
-          runCommandProbe({
-            isolator: context.isolator,
-            target: { containerId: target.containerId, sandboxDir: target.sandboxDir, taskPid: target.handle.pid },
-            command,
-            timeoutMs,
-            signal,
-          });
-      }
-      return async ({ signal }) => {
-        const containers = context.containers;
-        const dockerId = target.handle.dockerId;
-        if (!containers || dockerId === undefined) return { healthy: false, message: 'no Docker engine to run the check in' };
-        const env = (command.environment?.variables ?? []).map((v) => `${v.name}=${v.value}`);
-        const result = await containers.exec(dockerId, checkArgv(command), { env, signal });
+      const env: Record<string, string> = {};
+      for (const { name, value } of command.environment?.variables ?? []) env[name] = value;
+      return async ({ timeoutMs, signal }) => {
+        const executor = context.executors[target.kind];
+        if (!executor) return { healthy: false, message: `no ${target.kind} executor to run the check in` };
+        let result: ExecResult;
+        try {
+          result = await executor.execTask(target.handle, checkArgv(command), { env, timeoutMs, signal });
+        } catch (err) {
+          return { healthy: false, message: `cannot run the check in the task: ${errorMessage(err)}` };
+        }
         if (signal.aborted) return { healthy: false, message: 'aborted' };
-        return execResult(result.exitCode, result.output);
+        return execResult(result);
       };
     }
     case 'TCP': {
@@ -62,15 +54,24 @@ export function probeFor(check: HealthCheck, target: ProbeTarget, context: Probe
   }
 }
 
-function execResult(exitCode: number | null, output: string): ProbeResult {
-  if (exitCode === 0) return { healthy: true, message: 'exited with status 0' };
-  const tail = output.trim().split('\n').at(-1) ?? '';
-  return { healthy: false, message: `exited with status ${exitCode ?? 'unknown'}${tail === '' ? '' : `: ${tail}`}` };
+/** The check's argv: through `/bin/sh -c` unless `shell` is false (Mesos CommandInfo semantics). */
+export function checkArgv(command: CommandInfo): string[] {
+  const value = command.value ?? '';
+  if (command.shell === false) return [value, ...(command.arguments ?? [])];
+  return ['/bin/sh', '-c', value];
+}
+
+function execResult(result: ExecResult): ProbeResult {
+  if (result.exitCode === 0) return { healthy: true, message: 'exited with status 0' };
+  const tail = result.output.trim().split('\n').at(-1) ?? '';
+  const detail = tail === '' ? '' : `: ${tail}`;
+  if (result.signal !== null) return { healthy: false, message: `terminated by ${result.signal}${detail}` };
+  return { healthy: false, message: `exited with status ${result.exitCode ?? 'unknown'}${detail}` };
 }
 
 /** Where the task listens: this host, unless it is a container with its own network. */
 async function hostOf(target: ProbeTarget, context: ProbeContext): Promise<string> {
-  const network = target.task.container?.docker?.network;
-  if (target.kind !== 'docker' || network === 'HOST' || target.handle.dockerId === undefined || !context.containers) return '127.0.0.1';
-  return (await context.containers.address(target.handle.dockerId)) ?? '127.0.0.1';
+  if (target.task.container?.docker?.network === 'HOST') return '127.0.0.1';
+  const address = await context.executors[target.kind]?.taskAddress(target.handle);
+  return address ?? '127.0.0.1';
 }

@@ -3,7 +3,7 @@
 // turn, which models tasks that outlive an agent restart.
 import type { ResourceStatistics } from '../../common/index.js';
 import { ExecutorError } from '../../executors/index.js';
-import type { Executor, ExecutorKind, ExitResult, RecoveredTask, TaskConfig, TaskHandle, TaskInspection } from '../../executors/index.js';
+import type { ExecResult, Executor, ExecutorKind, ExitResult, RecoveredTask, TaskConfig, TaskHandle, TaskInspection } from '../../executors/index.js';
 
 interface FakeTask {
   handle: TaskHandle;
@@ -96,6 +96,15 @@ export class FakeExecutor implements Executor {
     const task = this.tasks.get(handle.taskId);
     if (!task) return { running: false };
     return task.exit ? { running: false, exit: task.exit } : { running: true, pid: 4242 };
+  }
+
+  /** Runs nothing: every command "succeeds". */
+  async execTask(): Promise<ExecResult> {
+    return { exitCode: 0, signal: null, output: '' };
+  }
+
+  async taskAddress(): Promise<string | undefined> {
+    return undefined;
   }
 
   async taskStats(handle: TaskHandle): Promise<ResourceStatistics> {

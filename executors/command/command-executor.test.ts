@@ -2,7 +2,7 @@
 // of scripts/cgroup2-vm/run.sh): each test gets its own cgroups root and sandbox, and removes every
 // task, cgroup and file it made.
 import assert from 'node:assert/strict';
-import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/index.js';
 import type { Isolator } from '../../isolators/index.js';
@@ -29,6 +29,12 @@ import {
 } from './test-support.js';
 
 const MB = 1024 * 1024;
+
+async function isZombie(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The state follows the command name in parentheses, which may itself contain ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+}
 
 describe('CommandExecutor on real cgroups (v1 or v2)', function () {
   this.timeout(30_000);
@@ -422,6 +428,84 @@ describe('CommandExecutor on real cgroups (v1 or v2)', function () {
     });
     await writeFile(join(handle.sandboxDir, 'go'), '');
     assert.equal((await executor.waitTask(handle)).exitCode, 5);
+  });
+
+  describe('execTask', () => {
+    const noAbort = new AbortController().signal;
+
+    it("runs argv in the task's cgroup, sandbox and environment (plus its own), with exit code and output", async () => {
+      const cfg = await config({
+        command: { value: 'cat /proc/self/cgroup > task-cgroup; echo up; exec sleep 60', environment: { variables: [{ name: 'GREETING', value: 'hi' }] } },
+        env: { TESSERA_TASK_ID: 'task-7' },
+      });
+      const handle = await start(cfg);
+      await waitForOutput(handle.sandboxDir, 'up');
+      const script = 'cat /proc/self/cgroup > exec-cgroup; echo "$GREETING $TESSERA_TASK_ID $EXTRA $PWD"; echo to-stderr >&2; exit 3';
+      const result = await executor.execTask(handle, ['/bin/sh', '-c', script], { env: { EXTRA: 'x' }, timeoutMs: 5000, signal: noAbort });
+      assert.deepEqual(result, { exitCode: 3, signal: null, output: `hi task-7 x ${cfg.sandboxDir}\nto-stderr\n` });
+      const execCgroup = await readSandboxFile(handle.sandboxDir, 'exec-cgroup');
+      await assertInContainerCgroup(version, execCgroup, cgroupsRoot, cfg.containerId);
+      assert.equal(execCgroup, await readSandboxFile(handle.sandboxDir, 'task-cgroup'), 'the exec ran in the task cgroups');
+      // Its output file is gone; the task's own output is untouched.
+      assert.deepEqual((await readdir(join(handle.sandboxDir, '.tessera'))).filter((f) => f.startsWith('exec-')), []);
+      assert.equal(await readSandboxFile(handle.sandboxDir, 'stdout'), 'up\n');
+      // A long output comes back as its last 4 KiB.
+      const long = await executor.execTask(handle, ['/bin/sh', '-c', 'seq 1 5000'], { timeoutMs: 5000, signal: noAbort });
+      assert.equal(long.exitCode, 0);
+      assert.equal(long.output.length, 4096);
+      assert.ok(long.output.endsWith('4999\n5000\n'));
+    });
+
+    it('kills the command and what it forked at the timeout, and on abort', async () => {
+      const handle = await start(await config({ command: { value: 'echo up; exec sleep 60' } }));
+      await waitForOutput(handle.sandboxDir, 'up');
+      const before = Date.now();
+      const result = await executor.execTask(handle, ['/bin/sh', '-c', 'sleep 30 & echo $! > child-pid; echo $$ > exec-pid; wait'], {
+        timeoutMs: 300,
+        signal: noAbort,
+      });
+      assert.equal(result.signal, 'SIGKILL');
+      assert.equal(result.exitCode, null);
+      assert.ok(Date.now() - before < 5000);
+      for (const file of ['exec-pid', 'child-pid']) {
+        const pid = Number((await readSandboxFile(handle.sandboxDir, file)).trim());
+        assert.ok(pid > 0);
+        // Dead: gone, or a zombie (the forked child's reaper is this host's init, which takes its time).
+        await waitFor(`${file} ${pid} dead`, async () => (pidExists(pid) && !(await isZombie(pid)) ? undefined : true), 5000);
+      }
+      const abort = new AbortController();
+      const running = executor.execTask(handle, ['/bin/sh', '-c', 'echo started > aborted-started; exec sleep 30'], { timeoutMs: 20_000, signal: abort.signal });
+      await waitFor('the exec to start', async () => (await readSandboxFile(handle.sandboxDir, 'aborted-started').catch(() => '')) || undefined, 5000);
+      abort.abort();
+      assert.equal((await running).signal, 'SIGKILL');
+      // The task itself lives on.
+      assert.equal((await executor.inspectTask(handle)).running, true);
+    });
+
+    it("a fresh executor (agent restart) runs it with the task's environment and user, read from /proc", async () => {
+      const cfg = await config({ command: { value: 'echo up; exec sleep 60', user: 'nobody', environment: { variables: [{ name: 'GREETING', value: 'hi' }] } } });
+      const handle = await start(cfg);
+      await waitForOutput(handle.sandboxDir, 'up');
+      const executorB = await CommandExecutor.create({ isolator: await makeIsolator(cgroupsRoot), logger: silentLogger });
+      extraExecutors.push(executorB);
+      const handleJson = JSON.parse(JSON.stringify(handle)) as TaskHandle;
+      assert.deepEqual(await executorB.recoverTask(handleJson), { running: true });
+      const result = await executorB.execTask(handleJson, ['/bin/sh', '-c', 'echo "$GREETING $(id -un) $MESOS_SANDBOX"; cat /proc/self/cgroup >&2'], { timeoutMs: 5000, signal: noAbort });
+      assert.equal(result.exitCode, 0);
+      const [first, ...cgroupLines] = result.output.split('\n');
+      assert.equal(first, `hi nobody ${cfg.sandboxDir}`);
+      await assertInContainerCgroup(version, `${cgroupLines.join('\n')}`, cgroupsRoot, cfg.containerId);
+    });
+
+    it('rejects (NOT_RUNNING) when the task has no cgroup any more', async () => {
+      const handle = await start(await config({ command: { value: 'true' } }));
+      await executor.waitTask(handle);
+      await executor.destroyTask(handle);
+      await assert.rejects(
+        executor.execTask(handle, ['true'], { timeoutMs: 5000, signal: noAbort }),
+        (err: unknown) => err instanceof ExecutorError && err.code === 'NOT_RUNNING',
+      );
+    });
   });
 
   it('measures the per-launch overhead of a no-op task', async () => {

@@ -17,6 +17,8 @@ import {
 import type { Isolator } from '../../isolators/index.js';
 import { ExecutorError } from '../errors.js';
 import type {
+  ExecOptions,
+  ExecResult,
   Executor,
   ExitResult,
   RecoveredTask,
@@ -24,6 +26,7 @@ import type {
   TaskHandle,
   TaskInspection,
 } from '../executor.js';
+import { execArgv, execOutputPath, readExecContext, takeOutputTail, type ExecContext } from './exec-task.js';
 import { taskArgv, taskEnv } from './launch-spec.js';
 import { isWrapperAlive, signalQuietly, signalWrapperGroup } from './processes.js';
 import { SpawnerError } from './errors.js';
@@ -68,6 +71,8 @@ export class CommandExecutor implements Executor {
   /** Containers whose isolator reported a memory limitation (OOM kill). */
   private readonly oomSeen = new Set<string>();
   private readonly watching = new Set<string>();
+  /** containerId → the environment and user a command run in the task (execTask) gets. */
+  private readonly execContexts = new Map<string, ExecContext>();
   private currentSpawner: Spawner | undefined;
   /** Every spawner started, until close(): one that ended may still be exiting. */
   private readonly spawners = new Set<Spawner>();
@@ -126,6 +131,7 @@ export class CommandExecutor implements Executor {
       await this.cleanupAfterFailedLaunch(containerId);
       throw asLaunchFailed(err);
     }
+    this.execContexts.set(containerId, { env, ...(user ? { user } : {}) });
     this.watchLimits(containerId);
     this.logger.info({ taskId: config.task.task_id, containerId, pid }, 'command task started');
     return { kind: 'command', taskId: config.task.task_id, containerId, sandboxDir, pid, startedAt: this.clock.now() };
@@ -182,6 +188,7 @@ export class CommandExecutor implements Executor {
     this.watching.delete(containerId);
     this.oomSeen.delete(containerId);
     this.exits.delete(containerId);
+    this.execContexts.delete(containerId);
   }
 
   async recoverTask(handle: TaskHandle): Promise<RecoveredTask> {
@@ -212,6 +219,76 @@ export class CommandExecutor implements Executor {
       }
       throw err;
     }
+  }
+
+  /** A command task shares the agent's network: it listens on this host's addresses. */
+  async taskAddress(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  /**
+   * Runs argv in the task's cgroup, sandbox, environment and user: started by the spawner behind the
+   * same fd-3 gate as the task itself, released only once the isolator moved it into the cgroup. Its
+   * own process group, SIGKILLed at the timeout or on abort. Output goes to a file in the state dir
+   * (the spawner gives its children files, not pipes), whose tail is returned.
+   */
+  async execTask(handle: TaskHandle, argv: string[], options: ExecOptions): Promise<ExecResult> {
+    const { containerId, sandboxDir } = handle;
+    if (argv.length === 0) throw new ExecutorError('LAUNCH_FAILED', 'nothing to run: empty argv');
+    if (options.signal.aborted) return { exitCode: null, signal: null, output: '' };
+    const context = await this.execContext(handle);
+    const [file, ...args] = execArgv(containerId, argv);
+    const outputPath = execOutputPath(sandboxDir);
+    const spec: WrapperSpec = {
+      file: file ?? '/bin/sh',
+      args,
+      cwd: sandboxDir,
+      env: { ...context.env, ...options.env },
+      ...(context.user ? { uid: context.user.uid, gid: context.user.gid } : {}),
+      stdoutPath: outputPath,
+      stderrPath: outputPath,
+    };
+    let spawned: { wrapper: SpawnedWrapper; spawner: Spawner };
+    try {
+      spawned = await this.spawnGated(containerId, spec);
+    } catch (err) {
+      await takeOutputTail(outputPath);
+      throw new ExecutorError('NOT_RUNNING', `cannot run a command in task ${handle.taskId}: ${errorMessage(err)}`, { cause: err });
+    }
+    const { pid, exited } = spawned.wrapper;
+    const kill = (): void => {
+      try {
+        signalQuietly(-pid, 'SIGKILL');
+      } catch (err) {
+        this.logger.warn({ containerId, pid, err }, 'cannot kill an exec in the task');
+      }
+    };
+    const timer = this.clock.setTimeout(kill, options.timeoutMs);
+    options.signal.addEventListener('abort', kill, { once: true });
+    if (options.signal.aborted) kill();
+    const release = spawned.spawner.hold();
+    let end: WrapperEnd;
+    try {
+      end = await exited;
+    } finally {
+      release();
+      this.clock.clearTimeout(timer);
+      options.signal.removeEventListener('abort', kill);
+    }
+    // The spawner ended first: the command may still run, and nobody will say how it ends.
+    if (end.kind === 'lost') kill();
+    const output = await takeOutputTail(outputPath);
+    if (end.kind === 'lost') return { exitCode: null, signal: null, output };
+    return { exitCode: end.code, signal: end.signal, output };
+  }
+
+  /** The task's environment and user: as launched here, else read from its wrapper (a recovered task). */
+  private async execContext(handle: TaskHandle): Promise<ExecContext> {
+    const known = this.execContexts.get(handle.containerId);
+    if (known) return known;
+    const { context, fromTask } = await readExecContext(handle.pid, handle.containerId, handle.sandboxDir);
+    if (fromTask) this.execContexts.set(handle.containerId, context);
+    return context;
   }
 
   /** Our state dir in the sandbox, without a status from an earlier run; owned by the task's user. */
@@ -258,6 +335,16 @@ export class CommandExecutor implements Executor {
       stdoutPath: join(sandboxDir, 'stdout'),
       stderrPath: join(sandboxDir, 'stderr'),
     };
+    const { wrapper, spawner } = await this.spawnGated(containerId, spec);
+    this.ownTasks.set(containerId, { exited: wrapper.exited, hold: () => spawner.hold() });
+    return wrapper.pid;
+  }
+
+  /**
+   * Starts a gated process through the spawner (once more on a new spawner if it ended meanwhile),
+   * moves it into the container's cgroup, then releases it. Never released, it runs nothing.
+   */
+  private async spawnGated(containerId: string, spec: WrapperSpec): Promise<{ wrapper: SpawnedWrapper; spawner: Spawner }> {
     let spawner = this.spawner();
     let wrapper: SpawnedWrapper;
     try {
@@ -268,17 +355,15 @@ export class CommandExecutor implements Executor {
       spawner = this.spawner();
       wrapper = await spawner.spawn(spec);
     }
-    const { pid, exited } = wrapper;
     try {
-      await this.isolator.isolate(containerId, pid);
+      await this.isolator.isolate(containerId, wrapper.pid);
       await wrapper.release();
     } catch (err) {
-      signalQuietly(-pid, 'SIGKILL');
-      await exited;
+      signalQuietly(-wrapper.pid, 'SIGKILL');
+      await wrapper.exited;
       throw new ExecutorError('LAUNCH_FAILED', `cannot isolate the task: ${errorMessage(err)}`, { cause: err });
     }
-    this.ownTasks.set(containerId, { exited, hold: () => spawner.hold() });
-    return pid;
+    return { wrapper, spawner };
   }
 
   /** Starts the spawner now (in the background), so the first launch does not pay its start-up. */

@@ -1,7 +1,8 @@
 // The narrow port the Docker executor owns: just the engine calls it uses, in its own types, so the
 // executor's logic never touches dockerode directly (and a unit test could fake this one interface).
 import Docker from 'dockerode';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
+import { EXEC_OUTPUT_MAX } from '../executor.js';
 
 export interface PullProgress {
   current?: number;
@@ -52,6 +53,17 @@ export interface ContainerDetails {
   nanoCpus: number;
   memory: number;
   cgroupParent: string;
+  /** The container's IP on its (first) network; undefined on host networking or when it has none. */
+  ipAddress?: string;
+}
+
+export interface ContainerExecResult {
+  /** null when the exec was cut off (abort) or the engine did not say. */
+  exitCode: number | null;
+  /** The exec's process was SIGKILLed on abort. */
+  killed: boolean;
+  /** The tail of stdout and stderr together. */
+  output: string;
 }
 
 export interface ContainerSummary {
@@ -106,6 +118,8 @@ export interface DockerClient {
   /** Follows the container's demultiplexed stdout/stderr into the given streams (not ended here). */
   followLogs(id: string, out: { stdout: Writable; stderr: Writable; sinceSecs?: number }): Promise<LogFollower>;
   statsOnce(id: string): Promise<ContainerStatsSnapshot>;
+  /** `docker exec` of argv in the running container; on abort its process is SIGKILLed and this resolves. */
+  exec(id: string, argv: string[], options: { env: string[]; signal: AbortSignal }): Promise<ContainerExecResult>;
 }
 
 /** HTTP status of a failed engine call, if it got that far. */
@@ -238,6 +252,7 @@ export class DockerodeClient implements DockerClient {
       nanoCpus: info.HostConfig.NanoCpus ?? 0,
       memory: info.HostConfig.Memory ?? 0,
       cgroupParent: info.HostConfig.CgroupParent ?? '',
+      ...ipAddressOf(info.NetworkSettings),
     };
   }
 
@@ -306,6 +321,55 @@ export class DockerodeClient implements DockerClient {
       pids: s.pids_stats?.current ?? 0,
     };
   }
+
+  async exec(id: string, argv: string[], options: { env: string[]; signal: AbortSignal }): Promise<ContainerExecResult> {
+    const exec = await this.docker.getContainer(id).exec({
+      Cmd: argv,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(options.env.length > 0 ? { Env: options.env } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    let output = '';
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-EXEC_OUTPUT_MAX);
+    });
+    this.docker.modem.demuxStream(stream, sink, sink);
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    const { signal } = options;
+    const onAbort = (resolve: () => void): void => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    };
+    await Promise.race([ended, new Promise<void>(onAbort)]);
+    if (signal.aborted) {
+      // Docker has no "kill exec": the exec's process is a process on this host, with a host pid.
+      const info = await exec.inspect().catch(() => undefined);
+      if (info?.Running && info.Pid > 0) {
+        try {
+          process.kill(info.Pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      stream.destroy();
+      return { exitCode: null, killed: true, output };
+    }
+    const info = await exec.inspect();
+    return { exitCode: typeof info.ExitCode === 'number' ? info.ExitCode : null, killed: false, output };
+  }
+}
+
+function ipAddressOf(settings: unknown): { ipAddress?: string } {
+  const s = (settings ?? {}) as { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> };
+  if (s.IPAddress) return { ipAddress: s.IPAddress };
+  for (const network of Object.values(s.Networks ?? {})) if (network.IPAddress) return { ipAddress: network.IPAddress };
+  return {};
 }
 
 interface PullEvent {

@@ -188,6 +188,41 @@ describe('DockerExecutor (real Docker engine)', function () {
     }
   });
 
+  it('execTask: docker exec in the container returns exit code, output and env; a timeout kills it', async function () {
+    this.timeout(20_000);
+    const cfg = await config({ network: 'BRIDGE', command: { value: 'echo started > /tmp/mark; exec sleep 60' } });
+    const handle = await executor.startTask(cfg);
+    const noAbort = new AbortController().signal;
+    try {
+      await waitFor('the container to run', async () => ((await client.inspectContainer(handle.dockerId ?? ''))?.running ? true : undefined));
+      const result = await executor.execTask(handle, ['/bin/sh', '-c', 'cat /tmp/mark; echo "$CHECK" >&2; exit 4'], {
+        env: { CHECK: 'inside' },
+        timeoutMs: 5000,
+        signal: noAbort,
+      });
+      assert.equal(result.exitCode, 4);
+      assert.equal(result.signal, null);
+      // stdout and stderr are separate pipes in the container: their order is not kept.
+      assert.deepEqual(result.output.split('\n').sort(), ['', 'inside', 'started']);
+      assert.equal((await executor.execTask(handle, ['true'], { timeoutMs: 5000, signal: noAbort })).exitCode, 0);
+      const before = Date.now();
+      const slow = await executor.execTask(handle, ['sleep', '30'], { timeoutMs: 300, signal: noAbort });
+      assert.deepEqual(slow, { exitCode: null, signal: 'SIGKILL', output: '' });
+      assert.ok(Date.now() - before < 5000);
+      // Only the task's own sleep is left in the container.
+      const ps = await executor.execTask(handle, ['ps', '-o', 'args'], { timeoutMs: 5000, signal: noAbort });
+      assert.equal(ps.output.split('\n').filter((l) => l.trim() === 'sleep 30').length, 0, ps.output);
+      // A bridge container has its own address.
+      assert.match((await executor.taskAddress(handle)) ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+    } finally {
+      await executor.destroyTask(handle);
+    }
+    await assert.rejects(
+      executor.execTask(handle, ['true'], { timeoutMs: 5000, signal: noAbort }),
+      (err: unknown) => err instanceof ExecutorError && err.code === 'NOT_RUNNING',
+    );
+  });
+
   it('reports an OOM kill by State.OOMKilled under a 64 MB limit', async () => {
     const { exit } = await run(
       await config({ memMb: 64, command: { value: 'dd if=/dev/zero of=/dev/null bs=256M count=1; echo after' } }),

@@ -5,6 +5,8 @@ import { constants as osConstants } from 'node:os';
 import { errorMessage, type Logger, type ResourceStatistics } from '../../common/index.js';
 import { ExecutorError } from '../errors.js';
 import type {
+  ExecOptions,
+  ExecResult,
   Executor,
   ExitResult,
   RecoveredTask,
@@ -284,6 +286,26 @@ export class DockerExecutor implements Executor {
     };
     if (info.nanoCpus > 0) stats.cpus_limit = info.nanoCpus / 1e9;
     return stats;
+  }
+
+  /** `docker exec` in the task's container, killed at the timeout or on abort. */
+  async execTask(handle: TaskHandle, argv: string[], options: ExecOptions): Promise<ExecResult> {
+    const id = this.dockerRef(handle);
+    if (argv.length === 0) throw new ExecutorError('LAUNCH_FAILED', 'nothing to run: empty argv');
+    const env = Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}`);
+    const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+    try {
+      const result = await this.client.exec(id, argv, { env, signal });
+      return { exitCode: result.exitCode, signal: result.killed ? 'SIGKILL' : null, output: result.output };
+    } catch (err) {
+      throw this.engineError('NOT_RUNNING', `cannot exec in container ${id} of task '${handle.taskId}'`, err);
+    }
+  }
+
+  /** The container's IP on its network; undefined on host networking (or when it has none). */
+  async taskAddress(handle: TaskHandle): Promise<string | undefined> {
+    const info = await this.client.inspectContainer(this.dockerRef(handle));
+    return info?.ipAddress;
   }
 
   /**

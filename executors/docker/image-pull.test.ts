@@ -49,6 +49,9 @@ class FakeEngine implements DockerClient {
   async statsOnce(): Promise<never> {
     throw new Error('not used');
   }
+  async exec(): Promise<never> {
+    throw new Error('not used');
+  }
 }
 
 describe('DockerExecutor image resolution (fake engine)', () => {
