@@ -51,10 +51,13 @@ const VANISHED: ExitResult = {
 /** How long an exit waits for the last output to land in the sandbox files. */
 const LOG_FLUSH_MS = 2000;
 
-interface StatsMeta {
+/** What one inspect tells about a container that does not change while it runs (stats, address). */
+interface ContainerMeta {
   fullId: string;
   cgroupParent: string;
   nanoCpus: number;
+  /** Its IP on a bridge network; undefined on host networking. */
+  ipAddress: string | undefined;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -83,7 +86,7 @@ export class DockerExecutor implements Executor {
   private readonly attaching = new Map<string, Promise<void>>();
   /** dockerId → signals we sent, to name the one that ended it. */
   private readonly signalsSent = new Map<string, Set<NodeJS.Signals>>();
-  private readonly statsMeta = new Map<string, StatsMeta>();
+  private readonly containerMeta = new Map<string, ContainerMeta>();
   /** Images found in the local engine by an earlier launch (see startTask). */
   private readonly localImages = new Set<string>();
 
@@ -207,7 +210,7 @@ export class DockerExecutor implements Executor {
     }
     this.exits.delete(id);
     this.signalsSent.delete(id);
-    this.statsMeta.delete(id);
+    this.containerMeta.delete(id);
   }
 
   async recoverTask(handle: TaskHandle): Promise<RecoveredTask> {
@@ -247,14 +250,12 @@ export class DockerExecutor implements Executor {
 
   async taskStats(handle: TaskHandle): Promise<ResourceStatistics> {
     const id = this.dockerRef(handle);
-    let meta = this.statsMeta.get(id);
+    let meta = this.containerMeta.get(id);
     let info: ContainerDetails | undefined;
     if (!meta) {
       info = await this.client.inspectContainer(id);
       if (!info) throw new ExecutorError('NOT_RUNNING', `container ${id} of task '${handle.taskId}' does not exist`);
-      // An empty CgroupParent means Docker's default for the cgroupfs driver.
-      meta = { fullId: info.id, cgroupParent: info.cgroupParent || '/docker', nanoCpus: info.nanoCpus };
-      this.statsMeta.set(id, meta);
+      meta = this.remember(id, info);
     }
     const fromFiles = await readContainerCgroupStats(this.mounts, meta.cgroupParent, meta.fullId);
     if (fromFiles) {
@@ -304,8 +305,24 @@ export class DockerExecutor implements Executor {
 
   /** The container's IP on its network; undefined on host networking (or when it has none). */
   async taskAddress(handle: TaskHandle): Promise<string | undefined> {
-    const info = await this.client.inspectContainer(this.dockerRef(handle));
-    return info?.ipAddress;
+    const id = this.dockerRef(handle);
+    // Every HTTP/TCP probe asks: one inspect per container, shared with taskStats.
+    const known = this.containerMeta.get(id);
+    if (known?.ipAddress !== undefined) return known.ipAddress;
+    const info = await this.client.inspectContainer(id);
+    return info ? this.remember(id, info).ipAddress : undefined;
+  }
+
+  private remember(id: string, info: ContainerDetails): ContainerMeta {
+    // An empty CgroupParent means Docker's default for the cgroupfs driver.
+    const meta: ContainerMeta = {
+      fullId: info.id,
+      cgroupParent: info.cgroupParent || '/docker',
+      nanoCpus: info.nanoCpus,
+      ipAddress: info.ipAddress || undefined,
+    };
+    this.containerMeta.set(id, meta);
+    return meta;
   }
 
   /**
@@ -318,7 +335,7 @@ export class DockerExecutor implements Executor {
     this.logs.clear();
     for (const logs of attached) logs.close();
     await withDeadline(Promise.all(attached.map((l) => l.finished)), LOG_FLUSH_MS);
-    this.statsMeta.clear();
+    this.containerMeta.clear();
   }
 
   // ---------------------------------------------------------------------------------------------

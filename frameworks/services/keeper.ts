@@ -29,7 +29,7 @@ import { configChanged, isCommandCheck, type AppDefinition } from './app-definit
 import { afterFailure, type BackoffState } from './backoff.js';
 import { satisfiesAll, type ConstraintContext, type Placement } from './constraints.js';
 import { AppLockedError, ServicesError } from './errors.js';
-import { deploymentSteps, type AppRecord, type Deployment, type DeploymentAction, type KillReason, type ServiceEvent, type TaskRecord } from './model.js';
+import { deploymentSteps, type AppRecord, type Deployment, type DeploymentAction, type HealthResult, type KillReason, type ServiceEvent, type TaskRecord } from './model.js';
 import { appSlug, buildTaskInfo } from './task-builder.js';
 
 export type StoreChange =
@@ -338,26 +338,14 @@ export class Keeper {
     const check = app?.definition.healthChecks[index];
     if (!task || !app || !check || task.killing) return;
     const now = this.clock.now();
-    const result = (task.health[index] ??= { consecutiveFailures: 0 });
-    const wasAlive = result.alive;
-    if (ok) {
-      result.consecutiveFailures = 0;
-      result.lastSuccess = now;
-      result.firstSuccess ??= now;
-      result.alive = true;
-    } else {
-      result.lastFailure = now;
-      if (cause !== undefined) result.lastFailureCause = cause;
-      // Failures before the first success within the grace period do not count: the task is starting.
-      const inGrace = result.firstSuccess === undefined && now - (task.startedAt ?? task.stagedAt) < check.gracePeriodSeconds * 1000;
-      if (inGrace) return;
-      result.consecutiveFailures++;
-      result.alive = false;
+    const known = (task.health[index] ??= { consecutiveFailures: 0 });
+    // Failures before the first success within the grace period do not count: the task is starting.
+    if (!ok && known.firstSuccess === undefined && now - (task.startedAt ?? task.stagedAt) < check.gracePeriodSeconds * 1000) {
+      known.lastFailure = now;
+      if (cause !== undefined) known.lastFailureCause = cause;
+      return;
     }
-    this.settleUnknownHealth(task, app);
-    if (wasAlive !== result.alive) {
-      this.emit('health_status_changed_event', { appId: task.appId, taskId, instanceId: taskId, version: task.version, alive: result.alive });
-    }
+    const result = this.recordHealth(task, app, index, ok, cause, true);
     if (!ok && check.maxConsecutiveFailures > 0 && result.consecutiveFailures >= check.maxConsecutiveFailures) {
       this.emit('unhealthy_task_kill_event', {
         appId: task.appId,
@@ -395,25 +383,35 @@ export class Keeper {
       return;
     }
     if (task.killing) return;
+    // A repeated verdict on an unrelated update is not another failure.
+    const newFailure = task.health[index]?.alive !== false || status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED';
+    this.recordHealth(task, app, index, status.healthy, status.message ?? 'COMMAND health check failed', newFailure);
+  }
+
+  /**
+   * Records one counted result of check `index` (the framework's own probe or the agent's verdict), and
+   * says so when the task's health flips.
+   */
+  private recordHealth(task: TaskRecord, app: AppRecord, index: number, ok: boolean, cause: string | undefined, countFailure: boolean): HealthResult {
     const now = this.clock.now();
     const result = (task.health[index] ??= { consecutiveFailures: 0 });
     const wasAlive = result.alive;
-    if (status.healthy) {
-      result.alive = true;
+    if (ok) {
       result.consecutiveFailures = 0;
       result.lastSuccess = now;
       result.firstSuccess ??= now;
+      result.alive = true;
     } else {
-      result.alive = false;
       result.lastFailure = now;
-      result.lastFailureCause = status.message ?? 'COMMAND health check failed';
-      // A repeated verdict on an unrelated update is not another failure.
-      if (wasAlive !== false || status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED') result.consecutiveFailures++;
+      if (cause !== undefined) result.lastFailureCause = cause;
+      if (countFailure) result.consecutiveFailures++;
+      result.alive = false;
     }
     this.settleUnknownHealth(task, app);
     if (wasAlive !== result.alive) {
       this.emit('health_status_changed_event', { appId: task.appId, taskId: task.taskId, instanceId: task.taskId, version: task.version, alive: result.alive });
     }
+    return result;
   }
 
   /** A task of unknown health (restored or adopted) whose every check now passed is known healthy. */
