@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EXEC_OUTPUT_MAX } from '../executor.js';
 import { isWrapperAlive } from './processes.js';
 import type { UserIds } from './users.js';
-import { stateDir } from './wrapper.js';
+import { GATE, stateDir } from './wrapper.js';
 
 /** $0 of an exec'd command's gate; with the container id it names the task it runs in. */
 export const EXEC_NAME_PREFIX = 'tessera-exec:';
@@ -16,7 +16,7 @@ export const EXEC_NAME_PREFIX = 'tessera-exec:';
  * Blocks until released on fd 3 (after the isolator moved it into the task's cgroup), then execs the
  * command in place: same pid, same process group. A failed read (nobody released it) runs nothing.
  */
-const GATE_SCRIPT = 'IFS= read -r _ <&3 || exit 125; exec 3<&-; exec "$@"';
+const GATE_SCRIPT = `${GATE}; exec 3<&-; exec "$@"`;
 
 /** What a command run in the task gets from the task: its environment and its user. */
 export interface ExecContext {

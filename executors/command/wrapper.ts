@@ -9,6 +9,16 @@ import type { ExitResult } from '../executor.js';
 /** $0 of the wrapper; with the container id it marks the wrapper's /proc/<pid>/cmdline as ours. */
 export const WRAPPER_NAME_PREFIX = 'tessera-task:';
 
+/** Exit status of the wrapper when it was never released (never ran the task). */
+export const NOT_RELEASED_STATUS = 125;
+
+/**
+ * The gate every process started in a task's cgroup passes (the wrapper, and commands run in the task):
+ * it blocks on fd 3 until the agent released it, after moving it into the cgroup. A failed read (nobody
+ * released it, so it may not be in its cgroup) runs nothing.
+ */
+export const GATE = `IFS= read -r _ <&3 || exit ${NOT_RELEASED_STATUS}`;
+
 /**
  * Trapping (not ignoring) the usual stop signals keeps the wrapper alive to record the status while
  * the task — for which exec resets them to default — gets the signal. A `read` that fails (the agent
@@ -19,7 +29,7 @@ export const WRAPPER_NAME_PREFIX = 'tessera-task:';
  */
 const WRAPPER_SCRIPT = [
   "trap ':' HUP INT TERM QUIT USR1 USR2",
-  'IFS= read -r _ <&3 || exit 125',
+  GATE,
   'exec 3<&-',
   'f=$1; shift',
   '"$@"',
@@ -28,8 +38,6 @@ const WRAPPER_SCRIPT = [
   'exit "$s"',
 ].join('\n');
 
-/** Exit status of the wrapper when it was never released (never ran the task). */
-export const NOT_RELEASED_STATUS = 125;
 
 export function stateDir(sandboxDir: string): string {
   return join(sandboxDir, '.tessera');
