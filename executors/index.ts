@@ -10,6 +10,6 @@ export type {
   TaskHandle,
   TaskInspection,
 } from './executor.js';
-export { CommandExecutor } from './command/index.js';
+export { CommandExecutor, taskArgv } from './command/index.js';
 export { DockerExecutor } from './docker/index.js';
 export { ExecutorError } from './errors.js';

@@ -10,5 +10,5 @@ export {
   type Probe,
   type ProbeResult,
 } from './health-checker.js';
-export { probeFor, checkArgv, type ProbeContext, type ProbeTarget } from './task-probe.js';
+export { probeFor, type ProbeContext, type ProbeTarget } from './task-probe.js';
 export { runHttpProbe, runTcpProbe } from './network-probe.js';

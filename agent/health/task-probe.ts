@@ -1,7 +1,7 @@
 // Which probe a task's health check runs, by check type and by how the task runs. A COMMAND check runs
 // inside the task through its executor (execTask: the task's cgroup or container, environment, user).
-import { assertNever, errorMessage, type CommandInfo, type HealthCheck, type TaskInfo } from '../../common/index.js';
-import type { ExecResult, Executor, ExecutorKind, TaskHandle } from '../../executors/index.js';
+import { assertNever, errorMessage, type HealthCheck, type TaskInfo } from '../../common/index.js';
+import { taskArgv, type ExecResult, type Executor, type ExecutorKind, type TaskHandle } from '../../executors/index.js';
 import type { Probe, ProbeResult } from './health-checker.js';
 import { runHttpProbe, runTcpProbe } from './network-probe.js';
 
@@ -29,7 +29,8 @@ export function probeFor(check: HealthCheck, target: ProbeTarget, context: Probe
         if (!executor) return { healthy: false, message: `no ${target.kind} executor to run the check in` };
         let result: ExecResult;
         try {
-          result = await executor.execTask(target.handle, checkArgv(command), { env, timeoutMs, signal });
+          // Mesos CommandInfo semantics, as the task's own command: through /bin/sh -c unless shell is false.
+          result = await executor.execTask(target.handle, taskArgv(command), { env, timeoutMs, signal });
         } catch (err) {
           return { healthy: false, message: `cannot run the check in the task: ${errorMessage(err)}` };
         }
@@ -55,12 +56,6 @@ export function probeFor(check: HealthCheck, target: ProbeTarget, context: Probe
 }
 
 /** The check's argv: through `/bin/sh -c` unless `shell` is false (Mesos CommandInfo semantics). */
-export function checkArgv(command: CommandInfo): string[] {
-  const value = command.value ?? '';
-  if (command.shell === false) return [value, ...(command.arguments ?? [])];
-  return ['/bin/sh', '-c', value];
-}
-
 function execResult(result: ExecResult): ProbeResult {
   if (result.exitCode === 0) return { healthy: true, message: 'exited with status 0' };
   const tail = result.output.trim().split('\n').at(-1) ?? '';

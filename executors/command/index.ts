@@ -1,2 +1,3 @@
 // The public face of executors/command/.
 export { CommandExecutor, type CommandExecutorOptions } from './command-executor.js';
+export { taskArgv } from './launch-spec.js';
